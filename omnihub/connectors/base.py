@@ -1,0 +1,120 @@
+"""The Connector interface: a provider's edge, turning its traffic into the one schema.
+
+A connector is a folder under connectors/ with a settings model (unknown keys rejected),
+`parse_webhook` (verify the provider's signature, then provider payload -> schema) and
+`send` (schema -> provider). The hub owns everything else: the route, durability,
+error-to-status mapping, retries.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from omnihub.normalizer.schema import Identity, InboundMessage, Part
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+class ChannelSettings(BaseModel):
+    """Base of every connector's settings: `id` and `type` are common, the rest is the
+    connector's own, and a typo in a key is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """What a connector may look at of an inbound HTTP request: raw bytes first, because
+    signatures are computed over them."""
+
+    method: str
+    url: str  # the public URL as the provider called it (server.public_url + path)
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    content_type: str
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class ParsedWebhook:
+    """A verified webhook: the new customer messages it carries, and what to answer."""
+
+    messages: list[InboundMessage] = field(default_factory=list)
+    response: web.StreamResponse | None = None  # None: the hub answers {"ok": true}
+    ignored: str | None = None  # an event type the connector does not handle
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """An agent's answer, ready to go out on the customer's own channel."""
+
+    message_id: str
+    conversation_id: str
+    channel_id: str
+    recipient: Identity  # the customer's identity on this channel
+    thread_key: str | None
+    parts: list[Part]
+    author: str
+    reply_to_external_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendReceipt:
+    external_id: str | None
+
+
+@dataclass(slots=True)
+class ConnectorContext:
+    """Shared services a connector may use; given by the hub at start."""
+
+    http: aiohttp.ClientSession
+    public_url: str
+    max_body_bytes: int = 1024 * 1024
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector(abc.ABC):
+    """One configured channel of one provider type."""
+
+    type: ClassVar[str]
+    settings_model: ClassVar[type[ChannelSettings]]
+    #: the identity kind of this channel's recipients (outbound address space)
+    identity_kind: ClassVar[str]
+
+    def __init__(self, settings: ChannelSettings, context: ConnectorContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    @property
+    def channel_id(self) -> str:
+        return self.settings.id
+
+    async def start(self) -> None:
+        """Open provider sessions, start pollers. Default: nothing to do."""
+
+    async def stop(self) -> None:
+        """Release what start() opened. Default: nothing to do."""
+
+    @abc.abstractmethod
+    async def parse_webhook(self, request: WebhookRequest) -> ParsedWebhook:
+        """Verify the request the provider's way, then parse it.
+
+        Raise InvalidSignature/Forbidden before looking at the body, BadPayload for a
+        body that is not the provider's shape, UnsupportedEvent for events not handled.
+        """
+
+    @abc.abstractmethod
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        """Deliver one message; raise TemporarySendError or PermanentSendError."""

@@ -1,0 +1,22 @@
+"""The `omnihub` command line: one click group; each command lives in hub/commands/."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# Each entry is "module:attribute" of a click command or group, added in this order.
+COMMANDS: tuple[str, ...] = (
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="omnihub")
+def main() -> None:
+    """omnihub: one inbox for every channel your customers write on."""
+
+
+for _spec in COMMANDS:
+    _module, _, _attr = _spec.partition(":")
+    main.add_command(getattr(importlib.import_module(_module), _attr))

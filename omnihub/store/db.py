@@ -1,0 +1,134 @@
+"""Database handle: one async SQLAlchemy code path for SQLite, PostgreSQL and MySQL/MariaDB.
+
+Why two engines on SQLite: SQLite allows one writer at a time, and a deferred
+transaction that later tries to write can fail at once with "database is locked"
+instead of waiting. Every write therefore goes through `write()`, which on SQLite is a
+single connection opening `BEGIN IMMEDIATE`; reads use a separate pool and WAL lets them
+run beside the writer. On the server databases both are the same pooled engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+
+class StoreUnavailable(Exception):
+    """The database can't be reached or opened; the message says which and why."""
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+}
+
+
+def async_url(url: str) -> sa.URL:
+    """Accept plain URLs (sqlite:///x.db, postgresql://…, mysql://…) and pick the async driver."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if "+" not in parsed.drivername:
+        if backend not in DRIVERS:
+            raise StoreUnavailable(f"unsupported store.url scheme {parsed.drivername!r}; "
+                                   "use sqlite:///, postgresql:// or mysql://")
+        parsed = parsed.set(drivername=DRIVERS[backend])
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        query = dict(parsed.query)
+        query.setdefault("charset", "utf8mb4")
+        parsed = parsed.set(query=query)
+    return parsed
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us emit BEGIN ourselves (pysqlite's implicit BEGIN is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit survives power loss, not only a process crash. Group commit
+        # keeps this affordable (one fsync per batch).
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+
+class Database:
+    """Engines for one store URL, with `read()` and `write()` transactions."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.dialect = self.url.get_backend_name()  # sqlite | postgresql | mysql
+        common: dict[str, Any] = {
+            "echo": echo,
+            "json_serializer": _json_dumps,
+            "json_deserializer": orjson.loads,
+        }
+        if self.dialect == "sqlite":
+            database = self.url.database or ""
+            if database in ("", ":memory:"):
+                raise StoreUnavailable("SQLite store needs a file path (sqlite:///data/omnihub.db)")
+            self.writer = create_async_engine(self.url, pool_size=1, max_overflow=0, **common)
+            self.reader = create_async_engine(self.url, pool_size=8, max_overflow=8, **common)
+            _sqlite_pragmas(self.writer, begin="BEGIN IMMEDIATE")
+            _sqlite_pragmas(self.reader, begin="BEGIN")
+        else:
+            kwargs: dict[str, Any] = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
+            if self.dialect == "mysql":
+                kwargs["isolation_level"] = "READ COMMITTED"
+                kwargs["pool_recycle"] = 3600
+            self.writer = create_async_engine(self.url, **kwargs, **common)
+            self.reader = self.writer
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed on normal exit, rolled back on an exception."""
+        async with self.writer.begin() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction on the reader pool."""
+        async with self.reader.connect() as conn:
+            async with conn.begin():
+                yield conn
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless a trivial query answers."""
+        try:
+            async with self.reader.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # driver errors differ per backend
+            raise StoreUnavailable(f"store {self.safe_url} unreachable: {exc}") from exc
+
+    @property
+    def safe_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()

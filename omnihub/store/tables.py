@@ -1,0 +1,197 @@
+"""The tables: the one storage schema shared by SQLite, PostgreSQL and MySQL/MariaDB.
+
+Migrations (store/migrations) are generated from this module; never edit a table here
+without adding a migration.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from omnihub.store.types import ID, UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", ID(), primary_key=True),
+    sa.Column("display_name", sa.String(255)),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("merged_into", ID()),  # set while this customer is merged away
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# An address is stored only encrypted (address_enc); lookups go through blind_index,
+# a keyed HMAC of "kind:address", so a dump of the database shows no address in clear.
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("id", ID(), primary_key=True),
+    sa.Column("customer_id", ID(), sa.ForeignKey("customers.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("blind_index", sa.String(64), nullable=False),
+    sa.Column("address_enc", sa.Text, nullable=False),
+    sa.Column("verified", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("kind", "blind_index"),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", ID(), primary_key=True),
+    sa.Column("customer_id", ID(), sa.ForeignKey("customers.id"), nullable=False, index=True),
+    sa.Column("channel_id", sa.String(64), nullable=False, index=True),
+    sa.Column("channel_type", sa.String(32), nullable=False),
+    sa.Column("thread_key", sa.String(255)),
+    # "<customer_id>|<channel_id>|<thread_key>" while open, NULL once resolved/closed: a
+    # unique index on it means one open conversation per customer and thread, on every DB.
+    sa.Column("open_key", sa.String(360), unique=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("category", sa.String(64)),
+    sa.Column("skill_group", sa.String(64), index=True),
+    sa.Column("assignee", sa.String(64), index=True),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("first_response_due", UTCDateTime),
+    sa.Column("next_response_due", UTCDateTime),
+    sa.Column("resolution_due", UTCDateTime),
+    sa.Column("first_response_at", UTCDateTime),
+    sa.Column("waiting_since", UTCDateTime),
+    sa.Column("last_message_at", UTCDateTime, nullable=False),
+    sa.Column("csat", sa.Integer),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("closed_at", UTCDateTime),
+    sa.Index("ix_conversations_status_last", "status", "last_message_at", "id"),
+)
+
+# The raw provider payload, bounded and encrypted (it carries addresses in clear).
+raw_payloads = sa.Table(
+    "raw_payloads",
+    metadata,
+    sa.Column("id", ID(), primary_key=True),
+    sa.Column("channel_id", sa.String(64), nullable=False),
+    sa.Column("content_type", sa.String(128)),
+    sa.Column("body_enc", sa.Text, nullable=False),
+    sa.Column("truncated", sa.Boolean, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", ID(), primary_key=True),  # ULID: id order is creation order
+    sa.Column("conversation_id", ID(), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("customer_id", ID(), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("channel_id", sa.String(64), nullable=False),
+    sa.Column("channel_type", sa.String(32), nullable=False),
+    sa.Column("direction", sa.String(3), nullable=False),
+    sa.Column("author", sa.String(80), nullable=False),
+    # Idempotent ingest (DESIGN invariant 2): a provider event is stored once per channel.
+    sa.Column("external_id", sa.String(255)),
+    sa.Column("reply_to", ID()),
+    sa.Column("parts", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("edited_at", UTCDateTime),
+    sa.Column("recalled_at", UTCDateTime),
+    sa.Column("private", sa.Boolean, nullable=False),
+    sa.Column("raw_ref", ID()),
+    # A client-supplied key on agent sends: a retried POST never sends twice.
+    sa.Column("idempotency_key", sa.String(128)),
+    sa.UniqueConstraint("channel_id", "external_id"),
+    sa.UniqueConstraint("conversation_id", "idempotency_key"),
+    sa.Index("ix_messages_customer_id_id", "customer_id", "id"),
+    sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+)
+
+# Transactional outbox (DESIGN invariant 3): written in the same transaction as the
+# change that caused it. topic "event" rows are also the event log that SSE replays from
+# (Last-Event-ID = seq); topic "delivery" rows are outbound messages for a channel.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("id", ID(), nullable=False, unique=True),
+    sa.Column("topic", sa.String(32), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(64)),  # ordering key: the conversation id
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("dispatched_at", UTCDateTime),
+    sa.Index("ix_outbox_dispatched_at_seq", "dispatched_at", "seq"),
+)
+
+# Durable retries and the dead-letter list: a consumer that fails on an event leaves a
+# row here; the retry worker runs it again with exponential backoff until it succeeds or
+# runs out of attempts (status "dead"), and `omnihub dead-letters replay` revives it.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("consumer", sa.String(64), nullable=False),
+    sa.Column("event_id", ID(), nullable=False),
+    sa.Column("key", sa.String(64)),
+    sa.Column("topic", sa.String(32), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # retry | dead
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("locked_until", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("consumer", "event_id"),
+    sa.Index("ix_jobs_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# Customer merges, recorded with everything they moved so that a merge can be undone.
+merges = sa.Table(
+    "merges",
+    metadata,
+    sa.Column("id", ID(), primary_key=True),
+    sa.Column("source_id", ID(), nullable=False, index=True),
+    sa.Column("target_id", ID(), nullable=False, index=True),
+    sa.Column("moved", sa.JSON, nullable=False),
+    sa.Column("actor", sa.String(80), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("undone_at", UTCDateTime),
+)
+
+# Agent API tokens: only the SHA-256 of the token is kept.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", ID(), primary_key=True),
+    sa.Column("agent", sa.String(80), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+# Leases: exactly one process runs a singleton worker (dispatcher, SLA timers, pollers).
+# `token` is a fencing token that grows with every new holder.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("token", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
