@@ -107,6 +107,10 @@ class Connector(abc.ABC):
     async def stop(self) -> None:
         """Release what start() opened. Default: nothing to do."""
 
+    def pick_recipient(self, identities: list[Identity]) -> Identity | None:
+        """Which of the customer's identities this channel delivers to."""
+        return next((i for i in identities if i.kind == self.identity_kind), None)
+
     @abc.abstractmethod
     async def parse_webhook(self, request: WebhookRequest) -> ParsedWebhook:
         """Verify the request the provider's way, then parse it.

@@ -8,6 +8,13 @@ import click
 
 # Each entry is "module:attribute" of a click command or group, added in this order.
 COMMANDS: tuple[str, ...] = (
+    "omnihub.hub.commands.serve:serve",
+    "omnihub.hub.commands.migrate:migrate",
+    "omnihub.hub.commands.token:token",
+    "omnihub.hub.commands.bench:bench",
+    "omnihub.hub.commands.check_config:check_config",
+    "omnihub.hub.commands.dead_letters:dead_letters",
+    "omnihub.hub.commands.route:route",
 )
 
 

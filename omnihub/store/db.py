@@ -122,7 +122,9 @@ class Database:
             async with self.reader.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
         except Exception as exc:  # driver errors differ per backend
-            raise StoreUnavailable(f"store {self.safe_url} unreachable: {exc}") from exc
+            # The driver's own message, without SQLAlchemy's "(Background on this error …)".
+            detail = getattr(exc, "orig", None) or exc
+            raise StoreUnavailable(f"store {self.safe_url} unreachable: {detail}") from exc
 
     @property
     def safe_url(self) -> str:

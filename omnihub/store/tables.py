@@ -7,6 +7,7 @@ without adding a migration.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from omnihub.store.types import ID, UTCDateTime
 
@@ -84,7 +85,9 @@ raw_payloads = sa.Table(
     sa.Column("id", ID(), primary_key=True),
     sa.Column("channel_id", sa.String(64), nullable=False),
     sa.Column("content_type", sa.String(128)),
-    sa.Column("body_enc", sa.Text, nullable=False),
+    # MEDIUMTEXT on MySQL: TEXT stops at 64 KiB, and a sealed 64 KiB payload is ~87 KiB.
+    sa.Column("body_enc", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb"),
+              nullable=False),
     sa.Column("truncated", sa.Boolean, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
 )

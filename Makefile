@@ -1,0 +1,39 @@
+# omnihub — the two commands of a fresh machine are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-fast bench install services check-config clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-install whenever pyproject.toml changes (pins are the single source of truth).
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install and run the hub on its embedded defaults (SQLite, in-process bus).
+run: install
+	$(BIN)/omnihub serve $(if $(wildcard config/hub.yaml),--config config/hub.yaml,)
+
+## Install everything, make sure PostgreSQL, MariaDB and Redis are up, run every test.
+test: install services
+	$(BIN)/pytest -q -p no:cacheprovider
+
+services:
+	scripts/services.sh
+
+check-config: install
+	$(BIN)/omnihub check-config
+
+## The benchmark (not part of the tests): figures as ratios to a baseline of the same run.
+bench: install
+	$(BIN)/omnihub bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,155 @@
+"""Ingest: signed API-channel messages into the hub, against a bare aiohttp handler.
+
+Per rep, one fresh request file is signed and replayed at both servers (the order
+alternates between reps so drift hits both alike), each run after its own warm-up.
+The figure that travels between machines is the ratio hub/bare of the same rep.
+Afterwards the hub is SIGKILLed and its store counted: every 2xx must be on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from omnihub.hub.bench import targets
+from omnihub.hub.bench.base import Benchmark, BenchOptions, Report
+from omnihub.hub.bench.load import WRK_MISSING, LoadResult, resolve_generator, run_load
+from omnihub.hub.bench.payloads import write_requests
+from omnihub.hub.bench.procs import LOAD_CPU, SERVER_CPU, CpuWindow, Server, can_pin
+from omnihub.hub.bench.summary import IngestSummary, Run, summarize
+
+# Requests signed per second of run: above this the file wraps, and a repeated
+# external_id would be deduplicated by the hub (the report then says so).
+RATE_CEILING = 20_000
+
+
+class IngestBench:
+    """Holds the servers and counters of one `omnihub bench --only ingest` run."""
+
+    def __init__(self, options: BenchOptions, workdir: Path) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.generator = resolve_generator(options.generator)
+        self.pinned = options.pin and can_pin()
+        self.runs: list[Run] = []
+        self.hub_ok_answers = 0
+        self.hub_wraps = 0
+        self.errors: list[str] = []
+
+    def cpu(self, which: int) -> int | None:
+        return which if self.pinned else None
+
+    def drive(
+        self, server: Server, requests_file: Path, duration: float,
+        tick: Callable[[], None] | None = None,
+    ) -> LoadResult:
+        """One closed-loop run; every answer counts toward the correctness checks."""
+        result = run_load(
+            self.generator, url=server.url(f"/webhooks/{targets.CHANNEL_ID}"),
+            requests_file=requests_file, workdir=self.workdir, duration=duration,
+            connections=self.options.connections, cpu=self.cpu(LOAD_CPU), tick=tick,
+        )
+        if result.non_2xx or result.socket_errors:
+            self.errors.append(
+                f"{server.name}: {result.non_2xx} non-2xx answers and "
+                f"{result.socket_errors} socket errors in {result.requests} requests"
+            )
+        if server.name == "hub":
+            self.hub_ok_answers += result.ok_answers
+            self.hub_wraps += result.wraps
+        return result
+
+    def request_file(self, name: str, seconds: float) -> Path:
+        """Sign requests for `seconds` at the rate ceiling, right before they are used."""
+        count = math.ceil(RATE_CEILING * seconds) + self.options.connections
+        written = write_requests(
+            self.workdir / f"{name}.requests", count=count, secret=targets.CHANNEL_SECRET,
+            channel_id=targets.CHANNEL_ID, tag=f"{name}-{secrets.token_hex(4)}",
+        )
+        return written.path
+
+    def measure(self, server: Server, rep: int, warm: Path, measured: Path) -> None:
+        """Warm up, then one measured run whose server CPU is charged to its requests."""
+        say = self.options.progress
+        if self.options.warmup > 0:
+            say(f"  rep {rep + 1}: {server.name} warm-up {self.options.warmup:g}s")
+            self.drive(server, warm, self.options.warmup)
+        say(f"  rep {rep + 1}: {server.name} {self.options.duration:g}s")
+        window = CpuWindow(server)
+        result = self.drive(server, measured, self.options.duration, tick=window.tick)
+        cpu_used, busy = window.close()
+        per_request = cpu_used / result.requests * 1e6 if result.requests else math.nan
+        self.runs.append(Run(server.name, rep, result, per_request, busy))
+
+    def run(self) -> Report:
+        opts = self.options
+        if self.generator == "python" and opts.generator == "auto":
+            opts.progress(WRK_MISSING)
+        loop = targets.hub_event_loop()
+        hub, db_path = targets.start_hub(self.workdir, self.cpu(SERVER_CPU))
+        bare = targets.start_bare(self.workdir, self.cpu(SERVER_CPU), loop)
+        try:
+            hub.wait_ready()
+            bare.wait_ready()
+            for rep in range(opts.reps):
+                warm = self.request_file(f"rep{rep}-warm", opts.warmup)
+                measured = self.request_file(f"rep{rep}", opts.duration)
+                for server in (bare, hub) if rep % 2 == 0 else (hub, bare):
+                    self.measure(server, rep, warm, measured)
+                warm.unlink()  # a few hundred MB per rep: do not let them pile up
+                measured.unlink()
+        finally:
+            hub.kill()
+            bare.kill()
+        stored = targets.count_messages(db_path)
+        summary = summarize(self.runs, stored=stored, ok_answers=self.hub_ok_answers)
+        return self.report(summary, loop)
+
+    def report(self, summary: IngestSummary, loop: str) -> Report:
+        opts = self.options
+        pin_note = (
+            f"pinned: server CPU {SERVER_CPU}, load CPU {LOAD_CPU}" if self.pinned else "not pinned"
+        )
+        heading = (
+            f"ingest: signed API-channel messages, {opts.connections} connections, "
+            f"{opts.duration:g}s x {opts.reps} rep(s) after {opts.warmup:g}s warm-up; "
+            f"{self.generator}, {loop}, {pin_note}"
+        )
+        problems = list(self.errors)
+        if self.hub_wraps:
+            problems.append(
+                f"the hub outran the {RATE_CEILING}/s request file and saw repeated ids "
+                f"{self.hub_wraps} time(s); the durability count is not conclusive"
+            )
+        elif not summary.durable:
+            problems.append(
+                f"only {summary.stored} messages stored for {summary.ok_answers} 2xx answers"
+            )
+        return Report(
+            name="ingest",
+            lines=[heading, *summary.table()],
+            figures={
+                "generator": self.generator, "loop": loop, "pinned": self.pinned,
+                "rate_ceiling": RATE_CEILING, **summary.as_dict(),
+                "runs": [run.as_dict() for run in self.runs],
+            },
+            final_line=f"ingest ratio hub/bare: {summary.ratio.median:.2f}",
+            ok=not problems,
+            problems=problems,
+        )
+
+
+def run(options: BenchOptions) -> Report:
+    """Measure ingest in a temporary directory that is removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="omnihub-bench-") as workdir:
+        return IngestBench(options, Path(workdir)).run()
+
+
+INGEST = Benchmark(
+    name="ingest",
+    summary="durable signed API-channel messages/s, hub versus a bare aiohttp handler",
+    run=run,
+)

@@ -1,0 +1,80 @@
+"""The two servers the ingest benchmark compares: omnihub itself and the bare handler."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+import sys
+from pathlib import Path
+
+from omnihub.hub.bench.procs import Server, free_port, start_server
+
+CHANNEL_ID = "bench"
+# A throwaway secret for a throwaway store; it signs nothing outside this run.
+CHANNEL_SECRET = "bench-secret-0123456789abcdef"
+
+HUB_CONFIG = """\
+server: {{host: 127.0.0.1, port: {port}}}
+data_dir: {data_dir}
+store: {{url: "sqlite:///{db_path}"}}
+bus: {{url: "memory://"}}
+channels:
+  - {{id: {channel_id}, type: api, secret: "{secret}"}}
+"""
+
+# Runs the installed CLI with this very interpreter, whatever PATH says.
+CLI = ["-c", "import sys; from omnihub.hub.cli import main; sys.exit(main())"]
+
+
+def hub_event_loop() -> str:
+    """The event loop `omnihub serve` runs on, so the baseline runs on the same one."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def write_hub_config(workdir: Path, port: int) -> tuple[Path, Path]:
+    """A hub.yaml on a fresh SQLite store in `workdir`; returns (config, database)."""
+    data_dir = workdir / "hub-data"
+    data_dir.mkdir(exist_ok=True)
+    db_path = data_dir / "omnihub.db"
+    config = workdir / "hub.yaml"
+    config.write_text(
+        HUB_CONFIG.format(
+            port=port, data_dir=data_dir, db_path=db_path,
+            channel_id=CHANNEL_ID, secret=CHANNEL_SECRET,
+        )
+    )
+    return config, db_path
+
+
+def start_hub(workdir: Path, cpu: int | None) -> tuple[Server, Path]:
+    """`omnihub serve` on a temporary SQLite store; returns the server and its database."""
+    port = free_port()
+    config, db_path = write_hub_config(workdir, port)
+    argv = [
+        sys.executable, *CLI, "serve", "--config", str(config),
+        "--host", "127.0.0.1", "--port", str(port),
+    ]
+    server = start_server("hub", argv, port=port, log=workdir / "hub.log", cpu=cpu, cwd=workdir)
+    return server, db_path
+
+
+def start_bare(workdir: Path, cpu: int | None, loop: str) -> Server:
+    """The bare aiohttp baseline on the hub's event loop."""
+    port = free_port()
+    argv = [sys.executable, "-m", "omnihub.hub.bench.bare", "--port", str(port), "--loop", loop]
+    return start_server("bare", argv, port=port, log=workdir / "bare.log", cpu=cpu, cwd=workdir)
+
+
+def count_messages(db_path: Path, channel_id: str = CHANNEL_ID) -> int:
+    """Messages the hub stored for the bench channel, read straight from the SQLite file."""
+    if not db_path.exists():
+        return 0
+    with closing(sqlite3.connect(db_path)) as conn:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM messages WHERE channel_id = ?", (channel_id,)
+        ).fetchone()
+    return int(count)

@@ -1,0 +1,249 @@
+"""The Redis Streams bus: one stream per topic, one consumer group per subscriber name.
+
+XADD (pipelined per batch, trimmed with MAXLEN ~) is the acceptance point: once it
+returns the entry is in Redis and owed to every group. A consumer acknowledges with XACK
+after its handler returns; entries left pending by a consumer that died are taken over
+with XAUTOCLAIM once idle past `claim_idle`. Live listeners read with plain XREAD.
+Trimming is by length only, so `maxlen` must exceed the backlog of the slowest group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError, ResponseError
+
+from omnihub.hub.bus.base import Bus, BusClosed, BusUnavailable, Envelope, Handler, Listener
+from omnihub.hub.bus.fanout import Fanout
+
+log = logging.getLogger("omnihub.bus")
+
+FIELD = b"e"  # each stream entry carries one field: the serialized envelope
+
+
+class RedisStreamsBus(Bus):
+    """Consumer groups and live listeners over Redis Streams, shared by every process."""
+
+    def __init__(self, url: str, *, prefix: str = "omnihub", maxlen: int = 100_000,
+                 block_ms: int = 1000, read_count: int = 100, claim_idle: float = 30.0,
+                 claim_interval: float | None = None, retry_delay: float = 0.5,
+                 max_retry_delay: float = 30.0, listener_queue: int = 10_000) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.maxlen = maxlen
+        self.block_ms = block_ms
+        self.read_count = read_count
+        self.claim_idle = claim_idle
+        self.claim_interval = claim_interval if claim_interval is not None else claim_idle / 2
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.name = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._redis = redis.Redis.from_url(url)
+        self._subscriptions: list[tuple[str, str, Handler]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._readers: dict[str, asyncio.Event] = {}  # topic -> "anchored" event
+        self._group_setups: set[asyncio.Task[None]] = set()  # groups still being created
+        self._fanout = Fanout(maxsize=listener_queue)
+        self._started = False
+        self._closed = False
+
+    def stream(self, topic: str) -> str:
+        return f"{self.prefix}:bus:{topic}"
+
+    async def start(self) -> None:
+        await self.ping()
+        self._started = True
+        for topic, group, _handler in self._subscriptions:
+            await self._ensure_group(self.stream(topic), group)
+        for index, (topic, group, handler) in enumerate(self._subscriptions):
+            self._spawn(self._consume(topic, group, handler, f"{self.name}-{index}"))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._started = False
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._fanout.close()
+        self._readers.clear()
+        await self._redis.aclose()
+
+    async def ping(self) -> None:
+        if self._closed:
+            raise BusClosed(f"bus {self._safe_url} is closed")
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(f"bus {self._safe_url} unreachable: {exc}") from exc
+
+    async def publish(self, envelopes: Sequence[Envelope]) -> None:
+        if self._closed:
+            raise BusClosed(f"bus {self._safe_url} is closed")
+        if not envelopes:
+            return
+        if self._group_setups:  # a group subscribed a moment ago must exist before we add
+            await asyncio.gather(*self._group_setups, return_exceptions=True)
+        pipe = self._redis.pipeline(transaction=False)
+        for env in envelopes:
+            pipe.xadd(self.stream(env.topic), {FIELD: env.to_bytes()},
+                      maxlen=self.maxlen, approximate=True)
+        try:
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(f"publish to {self._safe_url} failed: {exc}") from exc
+
+    def subscribe(self, topic: str, group: str, handler: Handler) -> None:
+        self._subscriptions.append((topic, group, handler))
+        if self._started:
+            setup = asyncio.create_task(self._ensure_group(self.stream(topic), group))
+            self._group_setups.add(setup)
+            setup.add_done_callback(self._group_setups.discard)
+            consumer = f"{self.name}-{len(self._subscriptions) - 1}"
+            self._spawn(self._consume(topic, group, handler, consumer))
+
+    def listen(self, topic: str) -> Listener:
+        listener = self._fanout.add(topic)
+        anchored = self._readers.get(topic)
+        if anchored is None:
+            anchored = self._readers[topic] = asyncio.Event()
+            self._spawn(self._read_live(topic, anchored))
+        if anchored.is_set():
+            listener.mark_ready()
+        return listener
+
+    @property
+    def _safe_url(self) -> str:
+        conn = self._redis.connection_pool.connection_kwargs
+        return f"redis://{conn.get('host', '?')}:{conn.get('port', '?')}/{conn.get('db', 0)}"
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _ensure_group(self, stream: str, group: str) -> None:
+        """Create the group at the stream's end (and the stream itself) unless it exists."""
+        try:
+            await self._redis.xgroup_create(stream, group, id="$", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _consume(self, topic: str, group: str, handler: Handler, consumer: str) -> None:
+        """One group member: own pending entries first (in order), then new ones, then orphans."""
+        stream = self.stream(topic)
+        loop = asyncio.get_running_loop()
+        own_pending_first = True  # a restarted member first finishes what it was given
+        next_claim = 0.0
+        delay = self.retry_delay
+        while True:
+            try:
+                if own_pending_first:
+                    await self._ensure_group(stream, group)
+                    entries = await self._read_group(stream, group, consumer, "0", block=None)
+                    if not entries:
+                        own_pending_first = False
+                        continue
+                elif loop.time() >= next_claim:
+                    next_claim = loop.time() + self.claim_interval
+                    entries = await self._claim_orphans(stream, group, consumer)
+                else:
+                    entries = await self._read_group(stream, group, consumer, ">",
+                                                     block=self.block_ms)
+                for entry_id, fields in entries:
+                    if not await self._deliver(stream, group, entry_id, fields, handler):
+                        own_pending_first = True  # retry it before anything newer
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, self.max_retry_delay)
+                        break
+                else:
+                    delay = self.retry_delay
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):  # stream or group deleted under us
+                    own_pending_first = True
+                    continue
+                log.warning("bus consumer %s/%s: %s", topic, group, exc)
+                await asyncio.sleep(self.retry_delay)
+            except (RedisError, OSError) as exc:
+                log.warning("bus consumer %s/%s: redis unavailable: %s", topic, group, exc)
+                await asyncio.sleep(self.retry_delay)
+
+    async def _read_group(self, stream: str, group: str, consumer: str, start: str,
+                          *, block: int | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        response = await self._redis.xreadgroup(group, consumer, {stream: start},
+                                                count=self.read_count, block=block)
+        return [entry for _stream, entries in response or [] for entry in entries
+                if entry[0] is not None]
+
+    async def _claim_orphans(self, stream: str, group: str,
+                             consumer: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Take over entries that another (dead) member left unacknowledged too long."""
+        idle_ms = int(self.claim_idle * 1000)
+        response = await self._redis.xautoclaim(stream, group, consumer, idle_ms,
+                                                start_id="0-0", count=self.read_count)
+        claimed = [entry for entry in response[1] if entry[1]]
+        if claimed:
+            log.info("bus: %s/%s claimed %d orphaned entries", stream, group, len(claimed))
+        return claimed
+
+    async def _deliver(self, stream: str, group: str, entry_id: bytes,
+                       fields: dict[bytes, bytes], handler: Handler) -> bool:
+        """Run the handler; acknowledge on success. False leaves the entry pending."""
+        if not fields:  # still pending here, but MAXLEN trimmed it away: nothing to retry
+            log.error("bus: %s on %s was trimmed before group %s handled it; raise bus maxlen",
+                      entry_id, stream, group)
+            await self._redis.xack(stream, group, entry_id)
+            return True
+        try:
+            envelope = Envelope.from_bytes(fields[FIELD])
+        except (KeyError, ValueError) as exc:
+            log.error("bus: dropping malformed entry %s on %s: %s", entry_id, stream, exc)
+            await self._redis.xack(stream, group, entry_id)
+            return True
+        try:
+            await handler(envelope)
+        except Exception:
+            log.exception("consumer %s failed on %s %s; will retry", group, stream, envelope.id)
+            return False
+        await self._redis.xack(stream, group, entry_id)
+        return True
+
+    async def _read_live(self, topic: str, anchored: asyncio.Event) -> None:
+        """Feed this process's listeners of `topic` with XREAD from the stream's end."""
+        stream = self.stream(topic)
+        last_id: bytes | str | None = None
+        while True:
+            if not self._fanout.listeners.get(topic):
+                if self._readers.get(topic) is anchored:
+                    del self._readers[topic]
+                return
+            try:
+                if last_id is None:
+                    newest = await self._redis.xrevrange(stream, count=1)
+                    last_id = newest[0][0] if newest else "0-0"
+                    anchored.set()
+                    for listener in self._fanout.listeners.get(topic, ()):
+                        listener.mark_ready()
+                    continue
+                response = await self._redis.xread({stream: last_id}, count=self.read_count,
+                                                   block=self.block_ms)
+                for _stream, entries in response or []:
+                    for entry_id, fields in entries:
+                        last_id = entry_id
+                        try:
+                            self._fanout.feed(Envelope.from_bytes(fields[FIELD]))
+                        except (KeyError, ValueError) as exc:
+                            log.error("bus: malformed live entry %s: %s", entry_id, exc)
+            except (RedisError, OSError) as exc:
+                log.warning("bus listener %s: redis unavailable: %s", topic, exc)
+                await asyncio.sleep(self.retry_delay)

@@ -1,0 +1,44 @@
+"""Prometheus metrics of one hub process, on a registry of its own (tests run many hubs)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """The figures operators watch: ingest by channel, rejects, outbox depth, dead letters."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.ingest_total = Counter(
+            "omnihub_ingest_total", "Inbound messages by channel and result (stored, duplicate).",
+            ["channel", "result"], registry=r)
+        self.ingest_latency = Histogram(
+            "omnihub_ingest_latency_seconds", "Webhook receipt to durable commit, by channel.",
+            ["channel"], buckets=LATENCY_BUCKETS, registry=r)
+        self.webhook_rejected = Counter(
+            "omnihub_webhook_rejected_total", "Webhooks refused, by channel and reason.",
+            ["channel", "reason"], registry=r)
+        self.webhook_ignored = Counter(
+            "omnihub_webhook_ignored_total", "Well-formed provider events not handled, by channel.",
+            ["channel", "event"], registry=r)
+        self.outbound_total = Counter(
+            "omnihub_outbound_total", "Outbound sends by channel and result (sent, retry, failed).",
+            ["channel", "result"], registry=r)
+        self.outbox_depth = Gauge(
+            "omnihub_outbox_depth", "Outbox rows not yet dispatched.", registry=r)
+        self.outbox_oldest_age = Gauge(
+            "omnihub_outbox_oldest_age_seconds", "Age of the oldest undispatched outbox row.",
+            registry=r)
+        self.dead_letters = Gauge(
+            "omnihub_dead_letters", "Jobs in the dead-letter list.", registry=r)
+        self.retrying_jobs = Gauge(
+            "omnihub_retrying_jobs", "Jobs waiting for a retry.", registry=r)
+        self.store_up = Gauge("omnihub_store_up", "1 when the store answers.", registry=r)
+        self.bus_up = Gauge("omnihub_bus_up", "1 when the bus answers.", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

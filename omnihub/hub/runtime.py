@@ -1,0 +1,99 @@
+"""The running hub: every long-lived part, started in order and stopped in reverse.
+
+`open_hub` is the one place that wires store, bus, dispatcher, consumers and connectors
+together; the HTTP app, the CLI and the tests all go through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+
+from omnihub.connectors.base import Connector, ConnectorContext
+from omnihub.connectors.registry import connector_types
+from omnihub.hub.bus import Bus, make_bus
+from omnihub.hub.consumers import ConsumerRunner
+from omnihub.hub.dispatcher import OutboxDispatcher
+from omnihub.hub.metrics import Metrics
+from omnihub.hub.settings import HubSettings
+from omnihub.normalizer.pipeline import NormalizerPipeline, default_pipeline
+from omnihub.store import Store
+from omnihub.store.db import Database
+from omnihub.store.outbox import RetryPolicy
+
+log = logging.getLogger("omnihub")
+
+
+@dataclass
+class Hub:
+    settings: HubSettings
+    db: Database
+    store: Store
+    bus: Bus
+    dispatcher: OutboxDispatcher
+    consumers: ConsumerRunner
+    pipeline: NormalizerPipeline
+    metrics: Metrics
+    http: aiohttp.ClientSession
+    connectors: dict[str, Connector] = field(default_factory=dict)
+
+
+HUB = web.AppKey("hub", Hub)
+
+
+def retry_policy(settings: HubSettings) -> RetryPolicy:
+    o = settings.outbox
+    return RetryPolicy(max_attempts=o.max_attempts, base_seconds=o.backoff_base_seconds,
+                       max_seconds=o.backoff_max_seconds, dead_after_seconds=o.dead_after_seconds)
+
+
+@contextlib.asynccontextmanager
+async def open_hub(settings: HubSettings) -> AsyncIterator[Hub]:
+    """Start every part of the hub; on exit stop them in reverse order."""
+    from omnihub.hub.delivery import DeliveryHandler
+    from omnihub.hub.keys import load_cipher
+    from omnihub.store.migrate import upgrade
+
+    async with contextlib.AsyncExitStack() as stack:
+        db = Database(settings.store.url)
+        stack.push_async_callback(db.dispose)
+        await db.ping()
+        await upgrade(db)
+        cipher = load_cipher(settings)
+        metrics = Metrics()
+        bus = make_bus(settings.bus.url, prefix=settings.bus.stream_prefix)
+        await bus.start()
+        stack.push_async_callback(bus.close)
+        dispatcher = OutboxDispatcher(db, bus)
+        store = Store(db, cipher, on_commit=dispatcher.notify)
+        await store.start()
+        stack.push_async_callback(store.close)
+        http = aiohttp.ClientSession()
+        stack.push_async_callback(http.close)
+        hub = Hub(
+            settings=settings, db=db, store=store, bus=bus, dispatcher=dispatcher,
+            consumers=ConsumerRunner(db, bus, retry_policy(settings)),
+            pipeline=default_pipeline(max_text_bytes=settings.limits.max_text_bytes),
+            metrics=metrics, http=http,
+        )
+        types = connector_types()
+        context = ConnectorContext(http=http, public_url=settings.server.public_url,
+                                   max_body_bytes=settings.limits.max_body_bytes)
+        for channel in settings.channels:
+            connector = types[channel.type](channel, context)
+            await connector.start()
+            stack.push_async_callback(connector.stop)
+            hub.connectors[channel.id] = connector
+        hub.consumers.register("deliveries", "delivery", DeliveryHandler(hub))
+        await hub.consumers.start()
+        stack.push_async_callback(hub.consumers.stop)
+        await dispatcher.start()
+        stack.push_async_callback(dispatcher.stop)
+        log.info("hub ready: store %s, bus %s, channels %s", db.safe_url, settings.bus.url,
+                 ", ".join(hub.connectors) or "none")
+        yield hub

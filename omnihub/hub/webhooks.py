@@ -1,0 +1,76 @@
+"""`POST /webhooks/{channel_id}`: verify, parse, normalize, commit, and only then answer 2xx.
+
+Durable before ack (DESIGN invariant 1): the response is sent after `Store.ingest` has
+committed, so a crash at any point makes the provider retry, and idempotent ingest
+(invariant 2) makes the retry harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from omnihub.connectors.base import WebhookRequest
+from omnihub.connectors.errors import ConnectorError, UnsupportedEvent
+from omnihub.hub.http import json_error, json_response
+from omnihub.hub.runtime import HUB
+from omnihub.normalizer.addresses import InvalidAddress
+from omnihub.store import StoreBusy
+
+log = logging.getLogger("omnihub.webhooks")
+
+
+async def receive_webhook(request: web.Request) -> web.StreamResponse:
+    hub = request.app[HUB]
+    channel_id = request.match_info["channel_id"]
+    connector = hub.connectors.get(channel_id)
+    if connector is None:
+        hub.metrics.webhook_rejected.labels("unknown", "unknown_channel").inc()
+        return json_error(404, "unknown_channel", f"no channel with id {channel_id!r}")
+    started = time.perf_counter()
+    body = await request.read()  # over the size limit: 413 from the error middleware
+    webhook = WebhookRequest(
+        method=request.method,
+        url=hub.settings.server.public_url.rstrip("/") + request.path_qs,
+        headers=request.headers,
+        query=request.query,
+        body=body,
+        content_type=request.content_type,
+        received_at=datetime.now(UTC),
+    )
+    try:
+        parsed = await connector.parse_webhook(webhook)
+    except UnsupportedEvent as exc:
+        hub.metrics.webhook_ignored.labels(channel_id, exc.message[:64]).inc()
+        log.info("channel %s: ignored event: %s", channel_id, exc.message)
+        return json_response({"ok": True, "ignored": exc.message})
+    except ConnectorError as exc:
+        hub.metrics.webhook_rejected.labels(channel_id, exc.code).inc()
+        log.warning("channel %s: rejected webhook (%s): %s", channel_id, exc.code, exc.message)
+        return json_error(exc.status, exc.code, exc.message)
+    if parsed.ignored:
+        hub.metrics.webhook_ignored.labels(channel_id, parsed.ignored[:64]).inc()
+    stored: list[dict[str, object]] = []
+    for inbound in parsed.messages:
+        try:
+            normalized, warnings = await hub.pipeline.run(inbound)
+        except InvalidAddress as exc:
+            hub.metrics.webhook_rejected.labels(channel_id, "invalid_address").inc()
+            return json_error(400, "invalid_address", str(exc))
+        for warning in warnings:
+            log.info("channel %s: message %s: %s", channel_id, inbound.external_id, warning)
+        try:
+            result = await hub.store.ingest(normalized)
+        except StoreBusy:
+            hub.metrics.webhook_rejected.labels(channel_id, "busy").inc()
+            return json_error(503, "busy", "the hub is saturated; retry later",
+                              headers={"Retry-After": "1"})
+        hub.metrics.ingest_total.labels(channel_id, "duplicate" if result.duplicate else "stored").inc()
+        stored.append({"id": result.message.id, "duplicate": result.duplicate})
+    hub.metrics.ingest_latency.labels(channel_id).observe(time.perf_counter() - started)
+    if parsed.response is not None:
+        return parsed.response
+    return json_response({"ok": True, "messages": stored})

@@ -1,0 +1,136 @@
+"""The agent API's read path and replies: customers, history, conversations, messages.
+
+Every listing is keyset-paged (`limit`, `cursor` -> `next_cursor`) so a deep page costs
+what the first one does.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from omnihub.hub.http import Handler, json_error, json_response
+from omnihub.hub.runtime import HUB
+from omnihub.inbox.auth import bearer_auth, principal_of
+from omnihub.inbox.params import InvalidInput, json_body, query_choice, query_limit
+from omnihub.normalizer.schema import Part, TextPart
+from omnihub.store import InvalidCursor
+
+STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
+
+
+@web.middleware
+async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except InvalidInput as exc:
+        return json_error(422, "invalid_input", exc.message, field=exc.field)
+    except InvalidCursor as exc:
+        return json_error(422, "invalid_input", str(exc), field="cursor")
+
+
+def setup_api(app: web.Application) -> None:
+    app.middlewares.extend([bearer_auth, api_errors])
+    r = app.router
+    r.add_get("/api/v1/customers", find_customer)
+    r.add_get("/api/v1/customers/{id}", get_customer)
+    r.add_get("/api/v1/customers/{id}/history", customer_history)
+    r.add_get("/api/v1/conversations", list_conversations)
+    r.add_get("/api/v1/conversations/{id}", get_conversation)
+    r.add_get("/api/v1/conversations/{id}/messages", conversation_messages)
+    r.add_post("/api/v1/conversations/{id}/messages", send_message)
+
+
+def _not_found(what: str, ident: str) -> web.Response:
+    return json_error(404, "not_found", f"no {what} with id {ident!r}")
+
+
+async def find_customer(request: web.Request) -> web.Response:
+    """`?identity=<kind>:<address>`, e.g. `email:ann@example.com` or `phone:+8613800138000`."""
+    identity = request.query.get("identity", "")
+    kind, sep, address = identity.partition(":")
+    if not sep or not kind or not address:
+        raise InvalidInput("identity", "expected <kind>:<address>, e.g. email:ann@example.com")
+    try:
+        customer = await request.app[HUB].store.find_customer(kind, address)
+    except ValueError as exc:  # an address that can't be normalized
+        raise InvalidInput("identity", str(exc)) from None
+    if customer is None:
+        return json_error(404, "not_found", "no customer with that identity")
+    return json_response(customer)
+
+
+async def get_customer(request: web.Request) -> web.Response:
+    customer = await request.app[HUB].store.get_customer(request.match_info["id"])
+    return json_response(customer) if customer else _not_found("customer", request.match_info["id"])
+
+
+async def customer_history(request: web.Request) -> web.Response:
+    store = request.app[HUB].store
+    customer_id = request.match_info["id"]
+    if await store.get_customer(customer_id) is None:
+        return _not_found("customer", customer_id)
+    page = await store.customer_history(customer_id, limit=query_limit(request),
+                                        cursor=request.query.get("cursor"))
+    return json_response(page)
+
+
+async def list_conversations(request: web.Request) -> web.Response:
+    page = await request.app[HUB].store.list_conversations(
+        status=query_choice(request, "status", STATUSES),
+        channel_id=request.query.get("channel"),
+        limit=query_limit(request),
+        cursor=request.query.get("cursor"),
+    )
+    return json_response(page)
+
+
+async def get_conversation(request: web.Request) -> web.Response:
+    conversation = await request.app[HUB].store.get_conversation(request.match_info["id"])
+    if conversation is None:
+        return _not_found("conversation", request.match_info["id"])
+    return json_response(conversation)
+
+
+async def conversation_messages(request: web.Request) -> web.Response:
+    store = request.app[HUB].store
+    conversation_id = request.match_info["id"]
+    if await store.get_conversation(conversation_id) is None:
+        return _not_found("conversation", conversation_id)
+    page = await store.conversation_messages(conversation_id, limit=query_limit(request),
+                                             cursor=request.query.get("cursor"))
+    return json_response(page)
+
+
+class Reply(BaseModel):
+    """An agent's answer: `text`, or `parts` for attachments and richer content."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, min_length=1, max_length=65536)
+    parts: list[Part] | None = Field(default=None, min_length=1)
+    private: bool = False
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Reply:
+        if (self.text is None) == (self.parts is None):
+            raise ValueError("give exactly one of `text` or `parts`")
+        return self
+
+
+async def send_message(request: web.Request) -> web.Response:
+    """Queue a reply for delivery on the customer's channel; `Idempotency-Key` makes a
+    retried POST return the first message instead of sending twice."""
+    hub = request.app[HUB]
+    conversation_id = request.match_info["id"]
+    reply = await json_body(request, Reply)
+    if await hub.store.get_conversation(conversation_id) is None:
+        return _not_found("conversation", conversation_id)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 128:
+        raise InvalidInput("Idempotency-Key", "must be 1 to 128 characters")
+    parts = reply.parts or [TextPart(text=reply.text or "")]
+    message, created = await hub.store.queue_reply(
+        conversation_id, parts, author=f"agent:{principal_of(request).agent}",
+        idempotency_key=key, private=reply.private)
+    return json_response(message, status=201 if created else 200)

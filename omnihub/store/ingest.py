@@ -1,0 +1,186 @@
+"""Durable, idempotent, fast ingest: one writer task per process with group commit.
+
+Webhook handlers call `IngestWriter.ingest` and wait; the writer drains up to
+`max_batch` pending messages, stores them in ONE transaction (omnihub/store/
+ingest_batch.py, a handful of set-based statements) and then answers every waiting
+caller. A durable acknowledgement then costs one commit (one fsync) per batch, not per
+message (see the shared performance notes: 2.6x the throughput of a commit per message).
+A full queue raises `StoreBusy` at once, so the hub answers 503 + Retry-After instead of
+piling up requests.
+
+Identity rules (how an inbound sender becomes a customer):
+
+1. `sender.identities[0]` is the channel's own address (a Telegram user id, the From
+   address of an e-mail). It always links by exact match on (kind, blind index).
+2. Further identities (e.g. the e-mail and phone a shop's signed API sends along) take
+   part only when `verified` is true. An unverified address neither links to nor is
+   attached to anybody: anyone can type someone else's e-mail into a form, and linking
+   on it would hand them that person's history (Chatwoot #2811).
+3. The customer is the owner of the primary identity; else the owner of the first
+   verified secondary identity that has one; else a new customer.
+4. Linkable identities that nobody owns yet are attached to that customer.
+5. An identity owned by a DIFFERENT customer is left where it is. Two customers are
+   never merged automatically; an agent merges them (omnihub/store/customers.py), and
+   can undo it.
+6. Addresses are stored only encrypted (address_enc), with a keyed blind index for
+   lookup (omnihub/store/crypto.py).
+
+Idempotency: (channel_id, external_id) is unique. A message already stored, or seen
+earlier in the same batch, comes back as `duplicate=True` with the FIRST stored message;
+nothing is written and no event is emitted for it. When another process wins a race on
+a unique key (PostgreSQL, MySQL), the batch is rolled back and re-run, and the re-run
+sees the winner's rows. A batch that fails for any other reason is retried item by item,
+so one poison message fails alone and the others are stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from omnihub.normalizer.schema import InboundMessage
+from omnihub.store.crypto import PiiCipher
+from omnihub.store.db import Database
+from omnihub.store.errors import IngestFailed, StoreBusy, StoreClosed
+from omnihub.store.ingest_batch import IngestResult, store_batch
+
+__all__ = ["IngestResult", "IngestWriter"]
+
+log = logging.getLogger("omnihub.store.ingest")
+
+_Pending = tuple[InboundMessage, "asyncio.Future[IngestResult]"]
+# PostgreSQL serialization failure / deadlock; MySQL deadlock / lock wait timeout.
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}
+_RETRYABLE_MYSQL_CODES = {1213, 1205}
+
+
+def _lost_a_race(exc: DBAPIError) -> bool:
+    """True for errors that a re-run of the same transaction can get past."""
+    if isinstance(exc, IntegrityError):
+        return True
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in _RETRYABLE_SQLSTATES:
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in _RETRYABLE_MYSQL_CODES
+
+
+class IngestWriter:
+    """The one writer task of a process: queue in, group-committed batches out."""
+
+    def __init__(self, db: Database, cipher: PiiCipher, *, max_batch: int = 256,
+                 max_pending: int = 10_000, max_retries: int = 3,
+                 on_commit: Callable[[], object] | None = None) -> None:
+        if max_batch < 1 or max_pending < 1:
+            raise ValueError("max_batch and max_pending must be at least 1")
+        self.db = db
+        self.cipher = cipher
+        self.max_batch = max_batch
+        self.max_retries = max_retries
+        self.on_commit = on_commit
+        self.batches = 0  # committed transactions, for metrics and tests
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(max_pending)
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def pending(self) -> int:
+        """Messages waiting for the writer (not counting the batch being written)."""
+        return self._queue.qsize()
+
+    async def start(self) -> None:
+        if self._task is None and not self._closing:
+            self._task = asyncio.create_task(self._run(), name="omnihub-ingest-writer")
+
+    async def ingest(self, message: InboundMessage) -> IngestResult:
+        """Store one inbound message; return once it is committed (or was a duplicate)."""
+        if self._closing:
+            raise StoreClosed()
+        future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait((message, future))
+        except asyncio.QueueFull:
+            raise StoreBusy() from None
+        return await future
+
+    async def close(self) -> None:
+        """Refuse new messages, store everything already queued, then stop the task."""
+        if self._closing:
+            if self._task is not None:
+                await asyncio.shield(self._task)
+            return
+        self._closing = True
+        if self._task is None:
+            while not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is not None and not item[1].done():
+                    item[1].set_exception(StoreClosed())
+            return
+        await self._queue.put(None)  # after every accepted item: ingest() never awaits
+        await self._task
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            stop = first is None
+            batch: list[_Pending] = [] if first is None else [first]
+            while not stop and len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if item is None:
+                    stop = True
+                else:
+                    batch.append(item)
+            if batch:
+                await self._write(batch)
+            if stop:
+                return
+
+    async def _write(self, batch: Sequence[_Pending]) -> None:
+        """Commit a batch and answer its callers; on failure isolate the bad item."""
+        try:
+            results = await self._commit([message for message, _ in batch])
+        except Exception as exc:  # any failure: find the one item that causes it
+            if len(batch) > 1:
+                log.warning("ingest batch of %d failed (%s); retrying one by one", len(batch), exc)
+                for item in batch:
+                    await self._write([item])
+                return
+            message, future = batch[0]
+            log.error("could not store message %s on channel %s: %s",
+                      message.external_id, message.channel_id, exc)
+            if not future.done():
+                failure = IngestFailed(f"message {message.external_id!r} on channel "
+                                       f"{message.channel_id!r} could not be stored: {exc}")
+                failure.__cause__ = exc
+                future.set_exception(failure)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():  # the caller may have given up (client went away)
+                future.set_result(result)
+
+    async def _commit(self, batch: list[InboundMessage]) -> list[IngestResult]:
+        attempt = 0
+        while True:
+            try:
+                async with self.db.write() as conn:
+                    results, wrote = await store_batch(conn, self.cipher, batch)
+                break
+            except DBAPIError as exc:
+                if attempt >= self.max_retries or not _lost_a_race(exc):
+                    raise
+                attempt += 1
+                log.info("ingest batch lost a race (%s); re-running", type(exc).__name__)
+        self.batches += 1
+        if wrote and self.on_commit is not None:
+            try:
+                self.on_commit()
+            except Exception:  # a wake-up hook must never undo a committed batch
+                log.exception("on_commit hook failed")
+        return results

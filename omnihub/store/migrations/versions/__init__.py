@@ -1,0 +1,1 @@
+"""Numbered revisions; a package so setuptools ships them with the wheel."""
