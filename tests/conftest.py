@@ -32,8 +32,8 @@ async def _server_database(admin_url: str, *, create: bool, name: str) -> str:
     try:
         async with engine.connect() as conn:
             if create:
-                extra = " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" if url.get_backend_name() == "mysql" else ""
-                await conn.execute(sa.text(f"CREATE DATABASE {name}{extra}"))
+                # Server defaults on purpose: the tables must not depend on them.
+                await conn.execute(sa.text(f"CREATE DATABASE {name}"))
             else:
                 await conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
     finally:

@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from omnihub.normalizer.schema import Identity, InboundMessage, Part
+from omnihub.connectors.errors import NotSupported
+from omnihub.normalizer.schema import Identity, InboundMessage, InboundUpdate, Part
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from omnihub.normalizer.media import MediaStore
 
 
 class ChannelSettings(BaseModel):
@@ -52,6 +55,7 @@ class ParsedWebhook:
     """A verified webhook: the new customer messages it carries, and what to answer."""
 
     messages: list[InboundMessage] = field(default_factory=list)
+    updates: list[InboundUpdate] = field(default_factory=list)  # edits/deletions of stored ones
     response: web.StreamResponse | None = None  # None: the hub answers {"ok": true}
     ignored: str | None = None  # an event type the connector does not handle
 
@@ -68,6 +72,7 @@ class OutboundMessage:
     parts: list[Part]
     author: str
     reply_to_external_id: str | None = None
+    buttons: list[str] | None = None  # quick replies, where the channel can show them
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ class ConnectorContext:
 
     http: aiohttp.ClientSession
     public_url: str
+    media: MediaStore
     max_body_bytes: int = 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -122,3 +128,11 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def send(self, message: OutboundMessage) -> SendReceipt:
         """Deliver one message; raise TemporarySendError or PermanentSendError."""
+
+    async def edit(self, message: OutboundMessage, external_id: str, parts: list[Part]) -> None:
+        """Replace the content of a message already sent as `external_id`."""
+        raise NotSupported(f"channel type {self.type!r} cannot edit sent messages")
+
+    async def recall(self, message: OutboundMessage, external_id: str) -> None:
+        """Delete a message already sent as `external_id` from the customer's view."""
+        raise NotSupported(f"channel type {self.type!r} cannot recall sent messages")

@@ -35,6 +35,14 @@ class BadPayload(ConnectorError):
     code = "bad_payload"
 
 
+class ProviderUnavailable(ConnectorError):
+    """The provider failed us mid-webhook (e.g. a file download): answered 503 so that it
+    sends the webhook again, and idempotent ingest makes the retry harmless."""
+
+    status = 503
+    code = "provider_unavailable"
+
+
 class PayloadTooLarge(ConnectorError):
     status = 413
     code = "payload_too_large"
@@ -62,3 +70,7 @@ class TemporarySendError(SendError):
 
 class PermanentSendError(SendError):
     """Retrying will not help (4xx other than 429, recipient gone): dead-letter at once."""
+
+
+class NotSupported(PermanentSendError):
+    """The channel cannot do this at all (e.g. edit a sent message)."""

@@ -21,6 +21,7 @@ from omnihub.hub.consumers import ConsumerRunner
 from omnihub.hub.dispatcher import OutboxDispatcher
 from omnihub.hub.metrics import Metrics
 from omnihub.hub.settings import HubSettings
+from omnihub.normalizer.media import MediaStore
 from omnihub.normalizer.pipeline import NormalizerPipeline, default_pipeline
 from omnihub.store import Store
 from omnihub.store.db import Database
@@ -78,12 +79,15 @@ async def open_hub(settings: HubSettings) -> AsyncIterator[Hub]:
         hub = Hub(
             settings=settings, db=db, store=store, bus=bus, dispatcher=dispatcher,
             consumers=ConsumerRunner(db, bus, retry_policy(settings)),
-            pipeline=default_pipeline(max_text_bytes=settings.limits.max_text_bytes),
+            pipeline=default_pipeline(max_text_bytes=settings.limits.max_text_bytes,
+                                      max_media_bytes=settings.media.max_upload_bytes),
             metrics=metrics, http=http,
         )
         types = connector_types()
-        context = ConnectorContext(http=http, public_url=settings.server.public_url,
-                                   max_body_bytes=settings.limits.max_body_bytes)
+        context = ConnectorContext(
+            http=http, public_url=settings.server.public_url,
+            media=MediaStore(settings.media.dir, max_bytes=settings.media.max_upload_bytes),
+            max_body_bytes=settings.limits.max_body_bytes)
         for channel in settings.channels:
             connector = types[channel.type](channel, context)
             await connector.start()

@@ -18,6 +18,7 @@ from omnihub.connectors.errors import ConnectorError, UnsupportedEvent
 from omnihub.hub.http import json_error, json_response
 from omnihub.hub.runtime import HUB
 from omnihub.normalizer.addresses import InvalidAddress
+from omnihub.normalizer.media import MediaTooLarge
 from omnihub.store import StoreBusy
 
 log = logging.getLogger("omnihub.webhooks")
@@ -60,6 +61,9 @@ async def receive_webhook(request: web.Request) -> web.StreamResponse:
         except InvalidAddress as exc:
             hub.metrics.webhook_rejected.labels(channel_id, "invalid_address").inc()
             return json_error(400, "invalid_address", str(exc))
+        except MediaTooLarge as exc:
+            hub.metrics.webhook_rejected.labels(channel_id, "payload_too_large").inc()
+            return json_error(413, "payload_too_large", str(exc))
         for warning in warnings:
             log.info("channel %s: message %s: %s", channel_id, inbound.external_id, warning)
         try:
@@ -70,7 +74,14 @@ async def receive_webhook(request: web.Request) -> web.StreamResponse:
                               headers={"Retry-After": "1"})
         hub.metrics.ingest_total.labels(channel_id, "duplicate" if result.duplicate else "stored").inc()
         stored.append({"id": result.message.id, "duplicate": result.duplicate})
+    updated: list[str] = []
+    for update in parsed.updates:  # an unknown target (never stored) is nothing to update
+        message = await hub.store.apply_update(update)
+        if message is not None:
+            updated.append(message.id)
     hub.metrics.ingest_latency.labels(channel_id).observe(time.perf_counter() - started)
     if parsed.response is not None:
         return parsed.response
+    if parsed.updates:
+        return json_response({"ok": True, "messages": stored, "updated": updated})
     return json_response({"ok": True, "messages": stored})

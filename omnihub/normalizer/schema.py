@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Direction = Literal["in", "out"]
 MessageStatus = Literal["received", "queued", "sent", "delivered", "read", "failed"]
@@ -194,3 +194,20 @@ class InboundMessage(Model):
     reply_to_external_id: str | None = None
     raw: bytes | None = None  # the provider's bytes, kept bounded for audit/re-parse
     raw_content_type: str | None = None
+
+
+class InboundUpdate(Model):
+    """A change the customer made at the provider to a message already stored (an edit or a
+    deletion), addressed by that message's external id so the store can find it."""
+
+    kind: Literal["edit", "delete"]
+    channel_id: str
+    external_id: str = Field(min_length=1, max_length=255)  # of the TARGET message
+    parts: list[Part] = Field(default_factory=list)  # the new content; edits only
+    at: datetime
+
+    @model_validator(mode="after")
+    def _edit_has_content(self) -> InboundUpdate:
+        if self.kind == "edit" and not self.parts:
+            raise ValueError("an edit needs the new parts")
+        return self

@@ -21,8 +21,11 @@ _c = conversations.c
 
 async def get_conversation(db: Database, conversation_id: str) -> Conversation | None:
     async with db.read() as conn:
-        row = (await conn.execute(sa.select(*CONVERSATION_COLUMNS)
-                                  .where(_c.id == conversation_id))).mappings().first()
+        row = (
+            (await conn.execute(sa.select(*CONVERSATION_COLUMNS).where(_c.id == conversation_id)))
+            .mappings()
+            .first()
+        )
     return None if row is None else conversation_from_row(row)
 
 
@@ -35,17 +38,26 @@ def _after(cursor: str) -> sa.ColumnElement[bool]:
         raise InvalidCursor("cursor is incomplete") from None
     if at.tzinfo is None:
         raise InvalidCursor("cursor is incomplete")
-    return sa.or_(_c.last_message_at < at,
-                  sa.and_(_c.last_message_at == at, _c.id < position["id"]))
+    return sa.or_(
+        _c.last_message_at < at, sa.and_(_c.last_message_at == at, _c.id < position["id"])
+    )
 
 
-async def list_conversations(db: Database, *, status: str | None = None,
-                             channel_id: str | None = None, limit: int = 50,
-                             cursor: str | None = None) -> Page[Conversation]:
+async def list_conversations(
+    db: Database,
+    *,
+    status: str | None = None,
+    channel_id: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[Conversation]:
     """Conversations with the latest activity first; filter by status and channel."""
     check_limit(limit)
-    stmt = (sa.select(*CONVERSATION_COLUMNS)
-            .order_by(_c.last_message_at.desc(), _c.id.desc()).limit(limit + 1))
+    stmt = (
+        sa.select(*CONVERSATION_COLUMNS)
+        .order_by(_c.last_message_at.desc(), _c.id.desc())
+        .limit(limit + 1)
+    )
     if status is not None:
         stmt = stmt.where(_c.status == status)
     if channel_id is not None:
@@ -59,6 +71,7 @@ async def list_conversations(db: Database, *, status: str | None = None,
     if len(rows) > limit:
         last = items[-1]
         assert last.last_message_at is not None  # NOT NULL column
-        next_cursor = encode_cursor("conversations",
-                                    {"at": last.last_message_at.isoformat(), "id": last.id})
+        next_cursor = encode_cursor(
+            "conversations", {"at": last.last_message_at.isoformat(), "id": last.id}
+        )
     return Page[Conversation](items=items, next_cursor=next_cursor)

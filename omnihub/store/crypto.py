@@ -79,8 +79,9 @@ def key_id(key: bytes) -> str:
 
 def derive_index_key(first_key: bytes) -> bytes:
     """The blind-index key, derived from the first-ever key so rotation never changes it."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
-                info=b"omnihub blind index v1")
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=b"omnihub blind index v1"
+    )
     return hkdf.derive(first_key)
 
 
@@ -99,8 +100,9 @@ class PiiCipher:
         self._index_key = index_key
 
     @classmethod
-    def from_config(cls, pii_key_b64: str, old_keys_b64: Iterable[str] = (), *,
-                    index_key_b64: str | None = None) -> PiiCipher:
+    def from_config(
+        cls, pii_key_b64: str, old_keys_b64: Iterable[str] = (), *, index_key_b64: str | None = None
+    ) -> PiiCipher:
         """Build from settings: the new key, then older keys, oldest last.
 
         Without an explicit index key it is derived from the last (first-ever) key, so
@@ -125,12 +127,16 @@ class PiiCipher:
         kid, sep, body = token.partition(":")
         cipher = self._ciphers.get(kid) if sep else None
         if cipher is None:
-            raise DecryptionError(f"no key with id {kid!r} for {purpose}" if sep
-                                  else f"not an encrypted {purpose} token")
+            raise DecryptionError(
+                f"no key with id {kid!r} for {purpose}"
+                if sep
+                else f"not an encrypted {purpose} token"
+            )
         try:
             blob = _unb64(body)
-            return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:],
-                                  f"{purpose}|{kid}".encode())
+            return cipher.decrypt(
+                blob[:NONCE_BYTES], blob[NONCE_BYTES:], f"{purpose}|{kid}".encode()
+            )
         except (InvalidTag, ValueError, binascii.Error):
             raise DecryptionError(f"{purpose} token failed authentication") from None
 
@@ -176,8 +182,12 @@ def load_or_create_keyfile(path: str | os.PathLike[str]) -> PiiKeys:
     key = os.urandom(KEY_BYTES)
     index_key = derive_index_key(key)
     file.parent.mkdir(parents=True, exist_ok=True)
-    body = json.dumps({"pii_key": base64.b64encode(key).decode(),
-                       "index_key": base64.b64encode(index_key).decode()})
+    body = json.dumps(
+        {
+            "pii_key": base64.b64encode(key).decode(),
+            "index_key": base64.b64encode(index_key).decode(),
+        }
+    )
     # Written aside, then linked into place: a second process starting at the same
     # moment either wins the link or reads the complete file, never a half-written one.
     temp = file.with_name(f".{file.name}.{os.getpid()}.tmp")

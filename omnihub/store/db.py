@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -87,6 +88,8 @@ class Database:
             database = self.url.database or ""
             if database in ("", ":memory:"):
                 raise StoreUnavailable("SQLite store needs a file path (sqlite:///data/omnihub.db)")
+            # A first start on a fresh machine: the data directory may not exist yet.
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
             self.writer = create_async_engine(self.url, pool_size=1, max_overflow=0, **common)
             self.reader = create_async_engine(self.url, pool_size=8, max_overflow=8, **common)
             _sqlite_pragmas(self.writer, begin="BEGIN IMMEDIATE")

@@ -10,8 +10,9 @@ class StoreError(Exception):
 class StoreBusy(StoreError):
     """The ingest queue is full: answer 503 with Retry-After instead of queueing forever."""
 
-    def __init__(self, message: str = "the store is saturated; retry later", *,
-                 retry_after: float = 1.0) -> None:
+    def __init__(
+        self, message: str = "the store is saturated; retry later", *, retry_after: float = 1.0
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

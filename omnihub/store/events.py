@@ -20,8 +20,9 @@ DELIVERY_TOPIC = "delivery"
 _INSERT = sa.insert(outbox)
 
 
-def event_row(type: str, data: dict[str, Any], *, key: str | None,
-              now: datetime | None = None) -> dict[str, Any]:
+def event_row(
+    type: str, data: dict[str, Any], *, key: str | None, now: datetime | None = None
+) -> dict[str, Any]:
     """An agent-facing event; its payload is exactly what webhooks and SSE send."""
     created_at = now or datetime.now(UTC)
     event_id = new_id()
@@ -30,15 +31,20 @@ def event_row(type: str, data: dict[str, Any], *, key: str | None,
         "topic": EVENT_TOPIC,
         "type": type,
         "key": key,
-        "payload": {"id": event_id, "type": type, "created_at": created_at.isoformat(),
-                    "data": data},
+        "payload": {
+            "id": event_id,
+            "type": type,
+            "created_at": created_at.isoformat(),
+            "data": data,
+        },
         "created_at": created_at,
         "dispatched_at": None,
     }
 
 
-def delivery_row(message_id: str, conversation_id: str, channel_id: str, *,
-                 now: datetime | None = None) -> dict[str, Any]:
+def delivery_row(
+    message_id: str, conversation_id: str, channel_id: str, *, now: datetime | None = None
+) -> dict[str, Any]:
     """A job for the channel's connector: send this queued message to the customer."""
     created_at = now or datetime.now(UTC)
     return {
@@ -46,8 +52,11 @@ def delivery_row(message_id: str, conversation_id: str, channel_id: str, *,
         "topic": DELIVERY_TOPIC,
         "type": "message.deliver",
         "key": conversation_id,
-        "payload": {"message_id": message_id, "conversation_id": conversation_id,
-                    "channel_id": channel_id},
+        "payload": {
+            "message_id": message_id,
+            "conversation_id": conversation_id,
+            "channel_id": channel_id,
+        },
         "created_at": created_at,
         "dispatched_at": None,
     }

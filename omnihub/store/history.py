@@ -25,29 +25,38 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-async def _message_page(db: Database, column: sa.Column[Any], value: str, kind: str,
-                        limit: int, cursor: str | None) -> Page[Message]:
+async def _message_page(
+    db: Database, column: sa.Column[Any], value: str, kind: str, limit: int, cursor: str | None
+) -> Page[Message]:
     check_limit(limit)
-    stmt = (sa.select(*MESSAGE_COLUMNS).where(column == value)
-            .order_by(messages.c.id.desc()).limit(limit + 1))
+    stmt = (
+        sa.select(*MESSAGE_COLUMNS)
+        .where(column == value)
+        .order_by(messages.c.id.desc())
+        .limit(limit + 1)
+    )
     if cursor:
         stmt = stmt.where(messages.c.id < decode_cursor(kind, cursor, ("before",))["before"])
     async with db.read() as conn:
         rows = (await conn.execute(stmt)).mappings().all()
     items = [message_from_row(r) for r in rows[:limit]]
     more = len(rows) > limit
-    return Page[Message](items=items,
-                         next_cursor=encode_cursor(kind, {"before": items[-1].id}) if more else None)
+    return Page[Message](
+        items=items, next_cursor=encode_cursor(kind, {"before": items[-1].id}) if more else None
+    )
 
 
-async def customer_history(db: Database, customer_id: str, *, limit: int = 50,
-                           cursor: str | None = None) -> Page[Message]:
+async def customer_history(
+    db: Database, customer_id: str, *, limit: int = 50, cursor: str | None = None
+) -> Page[Message]:
     """Every message of a customer on every channel, newest first."""
     return await _message_page(db, messages.c.customer_id, customer_id, "history", limit, cursor)
 
 
-async def conversation_messages(db: Database, conversation_id: str, *, limit: int = 50,
-                                cursor: str | None = None) -> Page[Message]:
+async def conversation_messages(
+    db: Database, conversation_id: str, *, limit: int = 50, cursor: str | None = None
+) -> Page[Message]:
     """The messages of one conversation, newest first."""
-    return await _message_page(db, messages.c.conversation_id, conversation_id, "thread",
-                               limit, cursor)
+    return await _message_page(
+        db, messages.c.conversation_id, conversation_id, "thread", limit, cursor
+    )

@@ -39,7 +39,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from omnihub.normalizer.schema import InboundMessage
 from omnihub.store.crypto import PiiCipher
@@ -69,12 +69,34 @@ def _lost_a_race(exc: DBAPIError) -> bool:
     return bool(args) and args[0] in _RETRYABLE_MYSQL_CODES
 
 
+def _environmental(exc: Exception) -> bool:
+    """A database that is down or locked fails every item alike: retrying them one by one
+    would only multiply the wait, so the whole batch fails at once (providers retry)."""
+    if isinstance(exc, DBAPIError) and _lost_a_race(exc):
+        return False
+    return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
+
+
+def _reason(exc: Exception) -> str:
+    """The driver's one-line message, without the SQL parameters (they hold customer data)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0][:200] if text else ''}"
+
+
 class IngestWriter:
     """The one writer task of a process: queue in, group-committed batches out."""
 
-    def __init__(self, db: Database, cipher: PiiCipher, *, max_batch: int = 256,
-                 max_pending: int = 10_000, max_retries: int = 3,
-                 on_commit: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cipher: PiiCipher,
+        *,
+        max_batch: int = 256,
+        max_pending: int = 10_000,
+        max_retries: int = 3,
+        on_commit: Callable[[], object] | None = None,
+    ) -> None:
         if max_batch < 1 or max_pending < 1:
             raise ValueError("max_batch and max_pending must be at least 1")
         self.db = db
@@ -146,20 +168,29 @@ class IngestWriter:
         """Commit a batch and answer its callers; on failure isolate the bad item."""
         try:
             results = await self._commit([message for message, _ in batch])
-        except Exception as exc:  # any failure: find the one item that causes it
-            if len(batch) > 1:
-                log.warning("ingest batch of %d failed (%s); retrying one by one", len(batch), exc)
+        except Exception as exc:
+            if len(batch) > 1 and not _environmental(exc):
+                log.warning(
+                    "ingest batch of %d failed (%s); retrying one by one", len(batch), _reason(exc)
+                )
                 for item in batch:
                     await self._write([item])
                 return
-            message, future = batch[0]
-            log.error("could not store message %s on channel %s: %s",
-                      message.external_id, message.channel_id, exc)
-            if not future.done():
-                failure = IngestFailed(f"message {message.external_id!r} on channel "
-                                       f"{message.channel_id!r} could not be stored: {exc}")
-                failure.__cause__ = exc
-                future.set_exception(failure)
+            for message, future in batch:
+                log.error(
+                    "could not store message %s on channel %s: %s",
+                    message.external_id,
+                    message.channel_id,
+                    _reason(exc),
+                )
+                if not future.done():
+                    failure = IngestFailed(
+                        f"message {message.external_id!r} on channel "
+                        f"{message.channel_id!r} could not be stored: "
+                        f"{_reason(exc)}"
+                    )
+                    failure.__cause__ = exc
+                    future.set_exception(failure)
             return
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():  # the caller may have given up (client went away)

@@ -26,7 +26,13 @@ from omnihub.normalizer.ids import new_id
 from omnihub.normalizer.schema import Conversation, Identity, InboundMessage, Message
 from omnihub.store.crypto import ADDRESS_PURPOSE, RAW_PAYLOAD_PURPOSE, PiiCipher
 from omnihub.store.events import event_row, write_outbox
-from omnihub.store.rows import MESSAGE_COLUMNS, conversation_row, message_from_row, message_row, open_key
+from omnihub.store.rows import (
+    MESSAGE_COLUMNS,
+    conversation_row,
+    message_from_row,
+    message_row,
+    open_key,
+)
 from omnihub.store.tables import conversations, customers, identities, messages, raw_payloads
 from omnihub.store.types import UTCDateTime
 
@@ -44,8 +50,11 @@ _NOW = sa.bindparam("now", type_=UTCDateTime())
 _TOUCH_CONVERSATIONS = (
     sa.update(conversations)
     .where(conversations.c.id.in_(sa.bindparam("ids", expanding=True)))
-    .values(last_message_at=_NOW, updated_at=_NOW,
-            waiting_since=sa.func.coalesce(conversations.c.waiting_since, _NOW))
+    .values(
+        last_message_at=_NOW,
+        updated_at=_NOW,
+        waiting_since=sa.func.coalesce(conversations.c.waiting_since, _NOW),
+    )
 )
 
 
@@ -87,33 +96,57 @@ def _created_at(sent_at: datetime | None, now: datetime) -> datetime:
     return sent_at if sent_at <= now + MAX_FUTURE_SKEW else now
 
 
-async def _stored_messages(conn: AsyncConnection, batch: Sequence[InboundMessage]) -> dict[tuple[str, str], Any]:
+# Two plain IN lists rather than a row-value IN over pairs: the same index range on every
+# backend, and a third of the statement-rendering cost (measured: 0.6 vs 1.6 ms per 250
+# keys on SQLite). The few extra rows a cross product can match are filtered out below.
+_SELECT_STORED = sa.select(*MESSAGE_COLUMNS).where(
+    messages.c.channel_id.in_(sa.bindparam("channels", expanding=True)),
+    messages.c.external_id.in_(sa.bindparam("external_ids", expanding=True)),
+)
+_SELECT_OWNERS = sa.select(
+    identities.c.kind, identities.c.blind_index, identities.c.customer_id
+).where(
+    identities.c.kind.in_(sa.bindparam("kinds", expanding=True)),
+    identities.c.blind_index.in_(sa.bindparam("indexes", expanding=True)),
+)
+_SELECT_OPEN = sa.select(conversations.c.id, conversations.c.open_key).where(
+    conversations.c.open_key.in_(sa.bindparam("keys", expanding=True))
+)
+
+
+async def _stored_messages(
+    conn: AsyncConnection, batch: Sequence[InboundMessage]
+) -> dict[tuple[str, str], Any]:
     keys = {(m.channel_id, m.external_id) for m in batch}
     keys |= {(m.channel_id, m.reply_to_external_id) for m in batch if m.reply_to_external_id}
-    stmt = sa.select(*MESSAGE_COLUMNS).where(
-        sa.tuple_(messages.c.channel_id, messages.c.external_id).in_(sorted(keys)))
-    rows = await conn.execute(stmt)
-    return {(r.channel_id, r.external_id): r._mapping for r in rows}
+    rows = await conn.execute(
+        _SELECT_STORED,
+        {"channels": sorted({c for c, _ in keys}), "external_ids": sorted({e for _, e in keys})},
+    )
+    found = {(r.channel_id, r.external_id): r._mapping for r in rows}
+    return {key: row for key, row in found.items() if key in keys}
 
 
 async def _owners(conn: AsyncConnection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
     if not keys:
         return {}
-    stmt = sa.select(identities.c.kind, identities.c.blind_index, identities.c.customer_id).where(
-        sa.tuple_(identities.c.kind, identities.c.blind_index).in_(sorted(keys)))
-    return {(r.kind, r.blind_index): r.customer_id for r in await conn.execute(stmt)}
+    rows = await conn.execute(
+        _SELECT_OWNERS,
+        {"kinds": sorted({k for k, _ in keys}), "indexes": sorted({i for _, i in keys})},
+    )
+    return {(r.kind, r.blind_index): r.customer_id for r in rows if (r.kind, r.blind_index) in keys}
 
 
 async def _open_conversations(conn: AsyncConnection, keys: set[str]) -> dict[str, str]:
     if not keys:
         return {}
-    stmt = sa.select(conversations.c.id, conversations.c.open_key).where(
-        conversations.c.open_key.in_(sorted(keys)))
-    return {r.open_key: r.id for r in await conn.execute(stmt)}
+    rows = await conn.execute(_SELECT_OPEN, {"keys": sorted(keys)})
+    return {r.open_key: r.id for r in rows}
 
 
-async def store_batch(conn: AsyncConnection, cipher: PiiCipher,
-                      batch: Sequence[InboundMessage]) -> tuple[list[IngestResult], bool]:
+async def store_batch(
+    conn: AsyncConnection, cipher: PiiCipher, batch: Sequence[InboundMessage]
+) -> tuple[list[IngestResult], bool]:
     """Store a batch inside `conn`'s transaction; return one result per item, in order,
     and whether anything was written (so the caller knows to wake the outbox)."""
     now = datetime.now(UTC)
@@ -140,8 +173,11 @@ async def store_batch(conn: AsyncConnection, cipher: PiiCipher,
     for index in new_items:
         customer_of[index] = _resolve_customer(batch[index], cipher, blind, owners, writes, now)
 
-    wanted = {open_key(customer_of[i][0], batch[i].channel_id, batch[i].thread_key)
-              for i in new_items if not customer_of[i][1]}
+    wanted = {
+        open_key(customer_of[i][0], batch[i].channel_id, batch[i].thread_key)
+        for i in new_items
+        if not customer_of[i][1]
+    }
     open_conversations = await _open_conversations(conn, wanted)
 
     results: list[IngestResult | None] = [None] * len(batch)
@@ -157,8 +193,9 @@ async def store_batch(conn: AsyncConnection, cipher: PiiCipher,
             open_conversations[key] = conversation_id
         else:
             writes.touched.add(conversation_id)
-        message = _new_message(inbound, customer_id, conversation_id, stored,
-                               new_message_ids, cipher, writes, now)
+        message = _new_message(
+            inbound, customer_id, conversation_id, stored, new_message_ids, cipher, writes, now
+        )
         new_message_ids[(inbound.channel_id, inbound.external_id)] = message.id
         results[index] = IngestResult(message, False, conversation_created, customer_created)
 
@@ -173,9 +210,14 @@ async def store_batch(conn: AsyncConnection, cipher: PiiCipher,
     return [r for r in results if r is not None], bool(new_items)
 
 
-def _resolve_customer(inbound: InboundMessage, cipher: PiiCipher,
-                      blind: dict[tuple[str, str], str], owners: dict[tuple[str, str], str],
-                      writes: _Writes, now: datetime) -> tuple[str, bool]:
+def _resolve_customer(
+    inbound: InboundMessage,
+    cipher: PiiCipher,
+    blind: dict[tuple[str, str], str],
+    owners: dict[tuple[str, str], str],
+    writes: _Writes,
+    now: datetime,
+) -> tuple[str, bool]:
     """Pick (or create) the customer and attach the sender's unowned linkable identities."""
     linkable = [(i, (i.kind, blind[(i.kind, i.address)])) for i in _linkable(inbound)]
     customer_id = next((owners[key] for _, key in linkable if key in owners), None)
@@ -183,61 +225,120 @@ def _resolve_customer(inbound: InboundMessage, cipher: PiiCipher,
     if customer_id is None:
         customer_id = new_id()
         name = inbound.sender.display_name
-        writes.customers.append({
-            "id": customer_id, "display_name": name[:255] if name else None, "tags": [],
-            "attributes": {}, "merged_into": None, "created_at": now, "updated_at": now,
-        })
+        writes.customers.append(
+            {
+                "id": customer_id,
+                "display_name": name[:255] if name else None,
+                "tags": [],
+                "attributes": {},
+                "merged_into": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     for ident, key in linkable:
         if key in owners:
             continue  # ours already, or another customer's: never merged automatically
         owners[key] = customer_id
-        writes.identities.append({
-            "id": new_id(), "customer_id": customer_id, "kind": ident.kind,
-            "blind_index": key[1], "address_enc": cipher.encrypt(ident.address, ADDRESS_PURPOSE),
-            "verified": ident.verified, "created_at": now,
-        })
+        writes.identities.append(
+            {
+                "id": new_id(),
+                "customer_id": customer_id,
+                "kind": ident.kind,
+                "blind_index": key[1],
+                "address_enc": cipher.encrypt(ident.address, ADDRESS_PURPOSE),
+                "verified": ident.verified,
+                "created_at": now,
+            }
+        )
     return customer_id, created
 
 
-def _open_conversation(inbound: InboundMessage, customer_id: str, key: str,
-                       writes: _Writes, now: datetime) -> str:
+def _open_conversation(
+    inbound: InboundMessage, customer_id: str, key: str, writes: _Writes, now: datetime
+) -> str:
     conversation = Conversation.model_construct(
-        id=new_id(), customer_id=customer_id, channel_id=inbound.channel_id,
-        channel_type=inbound.channel_type, thread_key=inbound.thread_key, status="open",
-        category=None, group=None, assignee=None, priority=0, tags=[],
-        first_response_due=None, next_response_due=None, resolution_due=None,
-        first_response_at=None, waiting_since=now, last_message_at=now, csat=None,
-        created_at=now, updated_at=now, resolved_at=None, closed_at=None,
+        id=new_id(),
+        customer_id=customer_id,
+        channel_id=inbound.channel_id,
+        channel_type=inbound.channel_type,
+        thread_key=inbound.thread_key,
+        status="open",
+        category=None,
+        group=None,
+        assignee=None,
+        priority=0,
+        tags=[],
+        first_response_due=None,
+        next_response_due=None,
+        resolution_due=None,
+        first_response_at=None,
+        waiting_since=now,
+        last_message_at=now,
+        csat=None,
+        created_at=now,
+        updated_at=now,
+        resolved_at=None,
+        closed_at=None,
     )
     writes.conversations.append(conversation_row(conversation, open_key=key))
-    writes.outbox.append(event_row("conversation.created", conversation.model_dump(mode="json"),
-                                   key=conversation.id, now=now))
+    writes.outbox.append(
+        event_row(
+            "conversation.created",
+            conversation.model_dump(mode="json"),
+            key=conversation.id,
+            now=now,
+        )
+    )
     return conversation.id
 
 
-def _new_message(inbound: InboundMessage, customer_id: str, conversation_id: str,
-                 stored: dict[tuple[str, str], Any], new_ids: dict[tuple[str, str], str],
-                 cipher: PiiCipher, writes: _Writes, now: datetime) -> Message:
+def _new_message(
+    inbound: InboundMessage,
+    customer_id: str,
+    conversation_id: str,
+    stored: dict[tuple[str, str], Any],
+    new_ids: dict[tuple[str, str], str],
+    cipher: PiiCipher,
+    writes: _Writes,
+    now: datetime,
+) -> Message:
+    message_id = new_id()
     raw_ref = None
     if inbound.raw is not None:
-        raw_ref = new_id()
-        writes.raw_payloads.append({
-            "id": raw_ref, "channel_id": inbound.channel_id,
-            "content_type": (inbound.raw_content_type or "")[:128] or None,
-            "body_enc": cipher.encrypt_bytes(inbound.raw[:MAX_RAW_BYTES], RAW_PAYLOAD_PURPOSE),
-            "truncated": len(inbound.raw) > MAX_RAW_BYTES, "received_at": now,
-        })
+        raw_ref = message_id  # one raw payload per message: it shares the message's id
+        writes.raw_payloads.append(
+            {
+                "id": raw_ref,
+                "channel_id": inbound.channel_id,
+                "content_type": (inbound.raw_content_type or "")[:128] or None,
+                "body_enc": cipher.encrypt_bytes(inbound.raw[:MAX_RAW_BYTES], RAW_PAYLOAD_PURPOSE),
+                "truncated": len(inbound.raw) > MAX_RAW_BYTES,
+                "received_at": now,
+            }
+        )
     reply_to = None
     if inbound.reply_to_external_id:
         target = (inbound.channel_id, inbound.reply_to_external_id)
         reply_to = new_ids.get(target) or (stored[target]["id"] if target in stored else None)
     message = Message.model_construct(
-        id=new_id(), conversation_id=conversation_id, customer_id=customer_id,
-        channel_id=inbound.channel_id, channel_type=inbound.channel_type, direction="in",
-        author="customer", external_id=inbound.external_id, reply_to=reply_to,
-        parts=list(inbound.parts), created_at=_created_at(inbound.sent_at, now),
-        received_at=now, status="received", edited_at=None, recalled_at=None,
-        private=False, raw_ref=raw_ref,
+        id=message_id,
+        conversation_id=conversation_id,
+        customer_id=customer_id,
+        channel_id=inbound.channel_id,
+        channel_type=inbound.channel_type,
+        direction="in",
+        author="customer",
+        external_id=inbound.external_id,
+        reply_to=reply_to,
+        parts=list(inbound.parts),
+        created_at=_created_at(inbound.sent_at, now),
+        received_at=now,
+        status="received",
+        edited_at=None,
+        recalled_at=None,
+        private=False,
+        raw_ref=raw_ref,
     )
     data = message.model_dump(mode="json")
     writes.messages.append(message_row(message, data))
@@ -247,11 +348,13 @@ def _new_message(inbound: InboundMessage, customer_id: str, conversation_id: str
 
 async def _execute(conn: AsyncConnection, writes: _Writes, now: datetime) -> None:
     """Insert parents before children (foreign keys), then touch the conversations."""
-    for statement, rows in ((_INSERT_CUSTOMER, writes.customers),
-                            (_INSERT_IDENTITY, writes.identities),
-                            (_INSERT_CONVERSATION, writes.conversations),
-                            (_INSERT_RAW, writes.raw_payloads),
-                            (_INSERT_MESSAGE, writes.messages)):
+    for statement, rows in (
+        (_INSERT_CUSTOMER, writes.customers),
+        (_INSERT_IDENTITY, writes.identities),
+        (_INSERT_CONVERSATION, writes.conversations),
+        (_INSERT_RAW, writes.raw_payloads),
+        (_INSERT_MESSAGE, writes.messages),
+    ):
         if rows:
             await conn.execute(statement, rows)
     await write_outbox(conn, writes.outbox)

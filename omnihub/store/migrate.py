@@ -54,6 +54,18 @@ def head_revision() -> str:
     return head
 
 
+def _is_known(revision: str) -> bool:
+    script = ScriptDirectory.from_config(alembic_config())
+    return any(known.revision == revision for known in script.walk_revisions())
+
+
+def _newer_than_code(current: str) -> SchemaOutOfDate:
+    return SchemaOutOfDate(
+        f"store schema at {current}, which this release does not know (it expects "
+        f"{head_revision()}): the store was migrated by a newer omnihub; run that one"
+    )
+
+
 async def _ensure_reachable(db: Database) -> None:
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
@@ -86,6 +98,8 @@ def _revision_of(connection: Connection) -> str | None:
 
 def _upgrade_on(connection: Connection, revision: str) -> str | None:
     before = _revision_of(connection)
+    if before is not None and not _is_known(before):
+        raise _newer_than_code(before)
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
@@ -119,6 +133,8 @@ async def check_up_to_date(db: Database) -> None:
     """Raise SchemaOutOfDate unless the database is at the code's head revision."""
     current = await current_revision(db)
     expected = head_revision()
+    if current is not None and not _is_known(current):
+        raise _newer_than_code(current)
     if current != expected:
         raise SchemaOutOfDate(
             f"store schema at {current or 'none (empty database)'}, code expects {expected}: "

@@ -47,9 +47,16 @@ async def _message(conn: AsyncConnection, *where: sa.ColumnElement[bool]) -> Mes
     return None if row is None else message_from_row(row)
 
 
-async def queue_reply(db: Database, conversation_id: str, parts: Sequence[Part | dict[str, Any]],
-                      *, author: str, idempotency_key: str | None = None, private: bool = False,
-                      on_commit: Callable[[], object] | None = None) -> tuple[Message, bool]:
+async def queue_reply(
+    db: Database,
+    conversation_id: str,
+    parts: Sequence[Part | dict[str, Any]],
+    *,
+    author: str,
+    idempotency_key: str | None = None,
+    private: bool = False,
+    on_commit: Callable[[], object] | None = None,
+) -> tuple[Message, bool]:
     """Queue an agent message (or a private note); return it and whether it is new.
 
     The same idempotency key on the same conversation returns the first message and
@@ -68,42 +75,63 @@ async def queue_reply(db: Database, conversation_id: str, parts: Sequence[Part |
     now = datetime.now(UTC)
     try:
         async with db.write() as conn:
-            conv = (await conn.execute(sa.select(conversations).where(
-                conversations.c.id == conversation_id))).first()
+            conv = (
+                await conn.execute(
+                    sa.select(conversations).where(conversations.c.id == conversation_id)
+                )
+            ).first()
             if conv is None:
                 raise NotFound(f"no conversation with id {conversation_id!r}")
             if idempotency_key is not None:
-                first = await _message(conn, _m.conversation_id == conversation_id,
-                                       _m.idempotency_key == idempotency_key)
+                first = await _message(
+                    conn,
+                    _m.conversation_id == conversation_id,
+                    _m.idempotency_key == idempotency_key,
+                )
                 if first is not None:
                     return first, False
             message = Message(
-                id=new_id(), conversation_id=conversation_id, customer_id=conv.customer_id,
-                channel_id=conv.channel_id, channel_type=conv.channel_type, direction="out",
-                author=author, parts=checked, created_at=now, received_at=now,
+                id=new_id(),
+                conversation_id=conversation_id,
+                customer_id=conv.customer_id,
+                channel_id=conv.channel_id,
+                channel_type=conv.channel_type,
+                direction="out",
+                author=author,
+                parts=checked,
+                created_at=now,
+                received_at=now,
                 # a note is never delivered: it is done as soon as it is written
-                status="sent" if private else "queued", private=private,
+                status="sent" if private else "queued",
+                private=private,
             )
             data = message.model_dump(mode="json")
-            await conn.execute(sa.insert(messages), [message_row(message, data,
-                                                                 idempotency_key=idempotency_key)])
+            await conn.execute(
+                sa.insert(messages), [message_row(message, data, idempotency_key=idempotency_key)]
+            )
             rows = [event_row("message.sent", data, key=conversation_id, now=now)]
             if not private:
                 rows.append(delivery_row(message.id, conversation_id, conv.channel_id, now=now))
             await write_outbox(conn, rows)
             changes: dict[str, Any] = {"updated_at": now}
             if not private:  # a note is not an answer: the customer is still waiting
-                changes.update(first_response_at=sa.func.coalesce(
-                    conversations.c.first_response_at, now), waiting_since=None,
-                    last_message_at=now)
-            await conn.execute(sa.update(conversations)
-                               .where(conversations.c.id == conversation_id).values(**changes))
+                changes.update(
+                    first_response_at=sa.func.coalesce(conversations.c.first_response_at, now),
+                    waiting_since=None,
+                    last_message_at=now,
+                )
+            await conn.execute(
+                sa.update(conversations)
+                .where(conversations.c.id == conversation_id)
+                .values(**changes)
+            )
     except IntegrityError:
         if idempotency_key is None:
             raise
         async with db.read() as conn:  # a concurrent request with the same key won
-            first = await _message(conn, _m.conversation_id == conversation_id,
-                                   _m.idempotency_key == idempotency_key)
+            first = await _message(
+                conn, _m.conversation_id == conversation_id, _m.idempotency_key == idempotency_key
+            )
         if first is None:
             raise
         return first, False
@@ -112,9 +140,15 @@ async def queue_reply(db: Database, conversation_id: str, parts: Sequence[Part |
     return message, True
 
 
-async def mark_delivery(db: Database, message_id: str, *, status: DeliveryStatus,
-                        external_id: str | None = None, error: str | None = None,
-                        on_commit: Callable[[], object] | None = None) -> Message:
+async def mark_delivery(
+    db: Database,
+    message_id: str,
+    *,
+    status: DeliveryStatus,
+    external_id: str | None = None,
+    error: str | None = None,
+    on_commit: Callable[[], object] | None = None,
+) -> Message:
     """Record a delivery receipt; a receipt that would move the status back is ignored."""
     if status not in _FORWARD_FROM:
         raise ValueError(f"unknown delivery status {status!r}; use one of {sorted(_FORWARD_FROM)}")
@@ -122,28 +156,49 @@ async def mark_delivery(db: Database, message_id: str, *, status: DeliveryStatus
         values: dict[str, Any] = {"status": status}
         if external_id is not None:
             values["external_id"] = sa.func.coalesce(_m.external_id, external_id)
-        changed = (await conn.execute(
-            sa.update(messages).where(_m.id == message_id, _m.direction == "out",
-                                      _m.status.in_(_FORWARD_FROM[status])).values(**values)
-        )).rowcount
+        changed = (
+            await conn.execute(
+                sa.update(messages)
+                .where(
+                    _m.id == message_id, _m.direction == "out", _m.status.in_(_FORWARD_FROM[status])
+                )
+                .values(**values)
+            )
+        ).rowcount
         message = await _message(conn, _m.id == message_id)
         if message is None:
             raise NotFound(f"no message with id {message_id!r}")
         if changed:
-            await write_outbox(conn, [event_row("message.status", {
-                "message_id": message.id, "conversation_id": message.conversation_id,
-                "channel_id": message.channel_id, "status": status,
-                "external_id": message.external_id, "error": error,
-            }, key=message.conversation_id)])
+            await write_outbox(
+                conn,
+                [
+                    event_row(
+                        "message.status",
+                        {
+                            "message_id": message.id,
+                            "conversation_id": message.conversation_id,
+                            "channel_id": message.channel_id,
+                            "status": status,
+                            "external_id": message.external_id,
+                            "error": error,
+                        },
+                        key=message.conversation_id,
+                    )
+                ],
+            )
     if changed and on_commit is not None:
         on_commit()
     return message
 
 
-async def delivery_target(db: Database, cipher: PiiCipher, message_id: str, *,
-                          identity_kind: str | None = None,
-                          pick: Callable[[list[Identity]], Identity | None] | None = None,
-                          ) -> OutboundMessage | None:
+async def delivery_target(
+    db: Database,
+    cipher: PiiCipher,
+    message_id: str,
+    *,
+    identity_kind: str | None = None,
+    pick: Callable[[list[Identity]], Identity | None] | None = None,
+) -> OutboundMessage | None:
     """What a connector needs to send a queued message; None once it is no longer queued.
 
     The recipient is chosen by `pick` (the connector's own rule) or else as the
@@ -159,24 +214,54 @@ async def delivery_target(db: Database, cipher: PiiCipher, message_id: str, *,
             raise InvalidReply(f"message {message_id} is not an outbound message")
         if message.status != "queued":
             return None
-        thread_key = (await conn.execute(sa.select(conversations.c.thread_key).where(
-            conversations.c.id == message.conversation_id))).scalar()
+        thread_key = (
+            await conn.execute(
+                sa.select(conversations.c.thread_key).where(
+                    conversations.c.id == message.conversation_id
+                )
+            )
+        ).scalar()
         found = await conn.execute(
             sa.select(identities.c.kind, identities.c.address_enc, identities.c.verified)
             .where(identities.c.customer_id == message.customer_id)
-            .order_by(identities.c.created_at, identities.c.id))
-        idents = [Identity(kind=r.kind, address=cipher.decrypt(r.address_enc, ADDRESS_PURPOSE),
-                           verified=r.verified) for r in found]
-        replied_to = (await conn.execute(
-            sa.select(_m.external_id).where(_m.conversation_id == message.conversation_id,
-                                            _m.direction == "in", _m.id < message.id)
-            .order_by(_m.id.desc()).limit(1))).scalar()
-    recipient = pick(idents) if pick is not None else next(
-        (i for i in idents if i.kind == identity_kind), None)
+            .order_by(identities.c.created_at, identities.c.id)
+        )
+        idents = [
+            Identity(
+                kind=r.kind,
+                address=cipher.decrypt(r.address_enc, ADDRESS_PURPOSE),
+                verified=r.verified,
+            )
+            for r in found
+        ]
+        replied_to = (
+            await conn.execute(
+                sa.select(_m.external_id)
+                .where(
+                    _m.conversation_id == message.conversation_id,
+                    _m.direction == "in",
+                    _m.id < message.id,
+                )
+                .order_by(_m.id.desc())
+                .limit(1)
+            )
+        ).scalar()
+    recipient = (
+        pick(idents)
+        if pick is not None
+        else next((i for i in idents if i.kind == identity_kind), None)
+    )
     if recipient is None:
-        raise NoRecipient(f"customer {message.customer_id} has no address for channel "
-                          f"{message.channel_id}")
+        raise NoRecipient(
+            f"customer {message.customer_id} has no address for channel {message.channel_id}"
+        )
     return OutboundMessage(
-        message_id=message.id, conversation_id=message.conversation_id,
-        channel_id=message.channel_id, recipient=recipient, thread_key=thread_key,
-        parts=list(message.parts), author=message.author, reply_to_external_id=replied_to)
+        message_id=message.id,
+        conversation_id=message.conversation_id,
+        channel_id=message.channel_id,
+        recipient=recipient,
+        thread_key=thread_key,
+        parts=list(message.parts),
+        author=message.author,
+        reply_to_external_id=replied_to,
+    )

@@ -22,9 +22,11 @@ __all__ = [
 
 # Columns that are storage details (idempotency_key, open_key) stay out of the models.
 MESSAGE_COLUMNS: tuple[sa.Column[Any], ...] = tuple(
-    c for c in messages.c if c.name != "idempotency_key")
+    c for c in messages.c if c.name != "idempotency_key"
+)
 CONVERSATION_COLUMNS: tuple[sa.Column[Any], ...] = tuple(
-    c for c in conversations.c if c.name != "open_key")
+    c for c in conversations.c if c.name != "open_key"
+)
 
 
 def open_key(customer_id: str, channel_id: str, thread_key: str | None) -> str:
@@ -36,11 +38,17 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
     return Message.model_validate(dict(row))
 
 
-def message_row(message: Message, data: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+def message_row(
+    message: Message, data: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     """Column values for a message; `data` is its JSON dump when the caller already has it."""
     values = dict(data or message.model_dump(mode="json"))
-    values.update(created_at=message.created_at, received_at=message.received_at,
-                  edited_at=message.edited_at, recalled_at=message.recalled_at)
+    values.update(
+        created_at=message.created_at,
+        received_at=message.received_at,
+        edited_at=message.edited_at,
+        recalled_at=message.recalled_at,
+    )
     values.setdefault("idempotency_key", None)
     values.update(extra)
     return values

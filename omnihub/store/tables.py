@@ -11,6 +11,10 @@ from sqlalchemy.dialects import mysql
 
 from omnihub.store.types import ID, UTCDateTime
 
+# MySQL/MariaDB compare strings case-insensitively under their default collation, which
+# would make external ids, Message-IDs and blind indexes collide; pin a binary one.
+MYSQL_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -30,6 +34,7 @@ customers = sa.Table(
     sa.Column("merged_into", ID()),  # set while this customer is merged away
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
 )
 
 # An address is stored only encrypted (address_enc); lookups go through blind_index,
@@ -45,6 +50,7 @@ identities = sa.Table(
     sa.Column("verified", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("kind", "blind_index"),
+    **MYSQL_OPTIONS,
 )
 
 conversations = sa.Table(
@@ -76,6 +82,7 @@ conversations = sa.Table(
     sa.Column("resolved_at", UTCDateTime),
     sa.Column("closed_at", UTCDateTime),
     sa.Index("ix_conversations_status_last", "status", "last_message_at", "id"),
+    **MYSQL_OPTIONS,
 )
 
 # The raw provider payload, bounded and encrypted (it carries addresses in clear).
@@ -90,6 +97,7 @@ raw_payloads = sa.Table(
               nullable=False),
     sa.Column("truncated", sa.Boolean, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
 )
 
 messages = sa.Table(
@@ -119,6 +127,7 @@ messages = sa.Table(
     sa.UniqueConstraint("conversation_id", "idempotency_key"),
     sa.Index("ix_messages_customer_id_id", "customer_id", "id"),
     sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+    **MYSQL_OPTIONS,
 )
 
 # Transactional outbox (DESIGN invariant 3): written in the same transaction as the
@@ -137,6 +146,7 @@ outbox = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("dispatched_at", UTCDateTime),
     sa.Index("ix_outbox_dispatched_at_seq", "dispatched_at", "seq"),
+    **MYSQL_OPTIONS,
 )
 
 # Durable retries and the dead-letter list: a consumer that fails on an event leaves a
@@ -161,6 +171,7 @@ jobs = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("consumer", "event_id"),
     sa.Index("ix_jobs_status_next_attempt_at", "status", "next_attempt_at"),
+    **MYSQL_OPTIONS,
 )
 
 # Customer merges, recorded with everything they moved so that a merge can be undone.
@@ -174,6 +185,7 @@ merges = sa.Table(
     sa.Column("actor", sa.String(80), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("undone_at", UTCDateTime),
+    **MYSQL_OPTIONS,
 )
 
 # Agent API tokens: only the SHA-256 of the token is kept.
@@ -186,6 +198,7 @@ api_tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
+    **MYSQL_OPTIONS,
 )
 
 # Leases: exactly one process runs a singleton worker (dispatcher, SLA timers, pollers).
@@ -197,4 +210,5 @@ leases = sa.Table(
     sa.Column("holder", sa.String(128), nullable=False),
     sa.Column("token", sa.BigInteger, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
 )

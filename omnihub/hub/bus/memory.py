@@ -36,6 +36,7 @@ class _Settlement:
     def fail(self, exc: BaseException) -> None:
         if not self.future.done():
             self.future.set_exception(exc)
+            self.future.exception()  # nobody may be waiting any more: don't log it as lost
 
 
 @dataclass

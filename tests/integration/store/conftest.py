@@ -30,17 +30,29 @@ async def store(db: Database, cipher: PiiCipher) -> AsyncIterator[Store]:
     await store.close()
 
 
-def make_inbound(external_id: str, *identities: Identity | tuple[str, str] | tuple[str, str, bool],
-                 channel_id: str = "tg", channel_type: str = "telegram", text: str = "hello",
-                 **fields: Any) -> InboundMessage:
+def make_inbound(
+    external_id: str,
+    *identities: Identity | tuple[str, str] | tuple[str, str, bool],
+    channel_id: str = "tg",
+    channel_type: str = "telegram",
+    text: str = "hello",
+    **fields: Any,
+) -> InboundMessage:
     """An inbound message; identities as Identity or (kind, address[, verified])."""
-    idents = [i if isinstance(i, Identity) else Identity(kind=i[0], address=i[1],
-                                                         verified=i[2] if len(i) > 2 else False)
-              for i in identities] or [Identity(kind="telegram", address="1001")]
-    return InboundMessage(channel_id=channel_id, channel_type=channel_type,
-                          external_id=external_id,
-                          sender=Sender(identities=idents, display_name=fields.pop("name", None)),
-                          parts=[TextPart(text=text)], **fields)
+    idents = [
+        i
+        if isinstance(i, Identity)
+        else Identity(kind=i[0], address=i[1], verified=i[2] if len(i) > 2 else False)
+        for i in identities
+    ] or [Identity(kind="telegram", address="1001")]
+    return InboundMessage(
+        channel_id=channel_id,
+        channel_type=channel_type,
+        external_id=external_id,
+        sender=Sender(identities=idents, display_name=fields.pop("name", None)),
+        parts=[TextPart(text=text)],
+        **fields,
+    )
 
 
 @pytest.fixture
@@ -69,4 +81,3 @@ def count_rows(db: Database) -> Callable[..., Any]:
             return (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one()
 
     return count
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -97,3 +98,30 @@ async def test_comparison_sees_a_drifted_schema(store_url: str) -> None:
         await db.dispose()
     kinds = sorted(d[0] if isinstance(d, tuple) else d[0][0] for d in diff)
     assert kinds == ["add_index", "remove_column"]
+
+
+async def test_store_migrated_by_a_newer_release_is_refused(store_url: str) -> None:
+    db = Database(store_url)
+    try:
+        await upgrade(db)
+        async with db.write() as conn:
+            await conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00d'"))
+        with pytest.raises(SchemaOutOfDate, match="store schema at f00d, which this release"):
+            await check_up_to_date(db)
+        with pytest.raises(SchemaOutOfDate, match="store schema at f00d, which this release"):
+            await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+async def test_concurrent_upgrades_from_several_processes_all_succeed(store_url: str) -> None:
+    """Several `omnihub serve` starting at once each run upgrade; the lock lets one build."""
+    handles = [Database(store_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(upgrade(h) for h in handles))
+        assert await current_revision(handles[0]) == head_revision()
+        async with handles[0].read() as conn:
+            assert await conn.run_sync(_differences) == []
+    finally:
+        for handle in handles:
+            await handle.dispose()

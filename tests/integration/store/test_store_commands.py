@@ -125,8 +125,9 @@ def test_token_create_prints_only_the_token(sqlite_config: Path) -> None:
 
 def test_token_list_and_revoke(sqlite_config: Path) -> None:
     assert run(migrate, "--config", sqlite_config).exit_code == 0
-    secret = run(token, "create", "--agent", "bob", "--role", "admin", "--config",
-                 sqlite_config).stdout.strip()
+    secret = run(
+        token, "create", "--agent", "bob", "--role", "admin", "--config", sqlite_config
+    ).stdout.strip()
     principal = _authenticate(sqlite_config, secret)
     assert principal is not None
 

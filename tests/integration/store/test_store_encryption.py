@@ -33,11 +33,26 @@ async def dump(db) -> str:
 
 
 async def ingest_contacts(store, inbound):
-    await store.ingest(inbound("e1", ("email", EMAIL), channel_id="mail", channel_type="email",
-                               raw=f"From: {EMAIL}\r\n\r\nhi".encode()))
-    await store.ingest(inbound("a1", ("api", "shop-7"), ("email", EMAIL, True), ("phone", PHONE, True),
-                               channel_id="shop", channel_type="api",
-                               raw=f'{{"email": "{EMAIL}", "phone": "{PHONE}"}}'.encode()))
+    await store.ingest(
+        inbound(
+            "e1",
+            ("email", EMAIL),
+            channel_id="mail",
+            channel_type="email",
+            raw=f"From: {EMAIL}\r\n\r\nhi".encode(),
+        )
+    )
+    await store.ingest(
+        inbound(
+            "a1",
+            ("api", "shop-7"),
+            ("email", EMAIL, True),
+            ("phone", PHONE, True),
+            channel_id="shop",
+            channel_type="api",
+            raw=f'{{"email": "{EMAIL}", "phone": "{PHONE}"}}'.encode(),
+        )
+    )
 
 
 async def test_no_address_appears_in_clear(store, db, inbound):
@@ -45,14 +60,19 @@ async def test_no_address_appears_in_clear(store, db, inbound):
     customer = await store.find_customer("phone", PHONE)
     await store.merge_customers(
         (await store.ingest(inbound("t1", ("telegram", "9")))).message.customer_id,
-        customer.id, actor="agent:eve")
+        customer.id,
+        actor="agent:eve",
+    )
 
     text = await dump(db)
     assert "identities:" in text and "raw_payloads:" in text
     for secret in (EMAIL, PHONE, PHONE.lstrip("+"), "ann.secret", "example.com"):
         assert secret not in text
     assert sorted((i.kind, i.address) for i in customer.identities) == [
-        ("api", "shop-7"), ("email", EMAIL), ("phone", PHONE)]
+        ("api", "shop-7"),
+        ("email", EMAIL),
+        ("phone", PHONE),
+    ]
 
 
 async def test_key_rotation_reencrypts_and_lookups_keep_working(db, cipher, inbound):
@@ -69,8 +89,14 @@ async def test_key_rotation_reencrypts_and_lookups_keep_working(db, cipher, inbo
     assert await reencrypt_all(db, rotated) == {"identities": 0, "raw_payloads": 0}
 
     async with db.read() as conn:
-        tokens = [(ADDRESS_PURPOSE, t) for t in (await conn.execute(sa.select(identities.c.address_enc))).scalars()]
-        tokens += [(RAW_PAYLOAD_PURPOSE, t) for t in (await conn.execute(sa.select(raw_payloads.c.body_enc))).scalars()]
+        tokens = [
+            (ADDRESS_PURPOSE, t)
+            for t in (await conn.execute(sa.select(identities.c.address_enc))).scalars()
+        ]
+        tokens += [
+            (RAW_PAYLOAD_PURPOSE, t)
+            for t in (await conn.execute(sa.select(raw_payloads.c.body_enc))).scalars()
+        ]
     assert all(t.startswith(key_id(new_key) + ":") for _, t in tokens)
     new_only = PiiCipher([new_key], index_key)
     assert {new_only.decrypt_bytes(t, p) for p, t in tokens} >= {EMAIL.encode(), PHONE.encode()}

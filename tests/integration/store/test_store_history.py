@@ -12,8 +12,9 @@ from omnihub.store import InvalidCursor
 
 
 async def ingest_many(store, inbound, count, *identity, **fields):
-    results = await asyncio.gather(*(store.ingest(inbound(f"{identity[1]}-{i}", identity, **fields))
-                                     for i in range(count)))
+    results = await asyncio.gather(
+        *(store.ingest(inbound(f"{identity[1]}-{i}", identity, **fields)) for i in range(count))
+    )
     return [r.message for r in results]
 
 
@@ -35,8 +36,7 @@ async def test_customer_history_pages_newest_first_across_channels(store, inboun
     await ingest_many(store, inbound, 30, "telegram", "99")  # someone else
     customer_id = mine[0].customer_id
 
-    items, pages = await read_all(
-        lambda **kw: store.customer_history(customer_id, **kw), limit=50)
+    items, pages = await read_all(lambda **kw: store.customer_history(customer_id, **kw), limit=50)
 
     assert pages == 4  # exactly 200 = 4 x 50: the last page knows there is no more
     assert [m.id for m in items] == sorted((m.id for m in mine), reverse=True)
@@ -49,7 +49,8 @@ async def test_conversation_messages_page_newest_first(store, inbound):
     mine = await ingest_many(store, inbound, 25, "telegram", "42")
     await ingest_many(store, inbound, 5, "telegram", "42", thread_key="other")
     items, pages = await read_all(
-        lambda **kw: store.conversation_messages(mine[0].conversation_id, **kw), limit=10)
+        lambda **kw: store.conversation_messages(mine[0].conversation_id, **kw), limit=10
+    )
     assert pages == 3
     assert [m.id for m in items] == sorted((m.id for m in mine), reverse=True)
 
@@ -58,13 +59,17 @@ async def test_list_conversations_by_latest_activity_with_filters(store, db, inb
     from omnihub.store.tables import conversations
 
     for i in range(12):
-        await store.ingest(inbound(f"m{i}", ("telegram", f"user-{i}"),
-                                   channel_id="tg" if i % 3 else "wa"))
+        await store.ingest(
+            inbound(f"m{i}", ("telegram", f"user-{i}"), channel_id="tg" if i % 3 else "wa")
+        )
     # activity order: user-4 writes again, so its conversation comes first
     again = await store.ingest(inbound("m99", ("telegram", "user-4"), channel_id="tg"))
     async with db.write() as conn:
-        await conn.execute(sa.update(conversations).where(conversations.c.channel_id == "wa")
-                           .values(status="pending"))
+        await conn.execute(
+            sa.update(conversations)
+            .where(conversations.c.channel_id == "wa")
+            .values(status="pending")
+        )
 
     items, pages = await read_all(lambda **kw: store.list_conversations(**kw), limit=5)
     assert pages == 3 and len(items) == 12
@@ -72,10 +77,13 @@ async def test_list_conversations_by_latest_activity_with_filters(store, db, inb
     keys = [(c.last_message_at, c.id) for c in items]
     assert keys == sorted(keys, reverse=True)
 
-    pending, _ = await read_all(lambda **kw: store.list_conversations(status="pending", **kw), limit=2)
+    pending, _ = await read_all(
+        lambda **kw: store.list_conversations(status="pending", **kw), limit=2
+    )
     assert len(pending) == 4 and {c.channel_id for c in pending} == {"wa"}
     tg_open, _ = await read_all(
-        lambda **kw: store.list_conversations(status="open", channel_id="tg", **kw), limit=3)
+        lambda **kw: store.list_conversations(status="open", channel_id="tg", **kw), limit=3
+    )
     assert len(tg_open) == 8 and {c.status for c in tg_open} == {"open"}
 
 

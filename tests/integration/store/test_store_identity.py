@@ -22,10 +22,18 @@ async def test_primary_identity_links_by_exact_match(store, inbound):
 
 
 async def test_verified_secondary_identity_links_to_its_owner(store, inbound):
-    ann = await store.ingest(inbound("e1", ("email", "ann@example.com"), channel_id="mail",
-                                     channel_type="email"))
-    via_api = await store.ingest(inbound("a1", ("api", "shop-7"), ("email", "ann@example.com", True),
-                                         channel_id="shop", channel_type="api"))
+    ann = await store.ingest(
+        inbound("e1", ("email", "ann@example.com"), channel_id="mail", channel_type="email")
+    )
+    via_api = await store.ingest(
+        inbound(
+            "a1",
+            ("api", "shop-7"),
+            ("email", "ann@example.com", True),
+            channel_id="shop",
+            channel_type="api",
+        )
+    )
 
     assert via_api.message.customer_id == ann.message.customer_id
     assert not via_api.customer_created
@@ -35,11 +43,19 @@ async def test_verified_secondary_identity_links_to_its_owner(store, inbound):
 
 async def test_unverified_secondary_identity_neither_links_nor_attaches(store, inbound):
     """Anyone can type someone else's e-mail into a form (Chatwoot #2811)."""
-    ann = await store.ingest(inbound("e1", ("email", "ann@example.com"), channel_id="mail",
-                                     channel_type="email"))
-    claim = await store.ingest(inbound("a1", ("api", "shop-9"), ("email", "ann@example.com", False),
-                                       ("phone", "+14155552671", False),
-                                       channel_id="shop", channel_type="api"))
+    ann = await store.ingest(
+        inbound("e1", ("email", "ann@example.com"), channel_id="mail", channel_type="email")
+    )
+    claim = await store.ingest(
+        inbound(
+            "a1",
+            ("api", "shop-9"),
+            ("email", "ann@example.com", False),
+            ("phone", "+14155552671", False),
+            channel_id="shop",
+            channel_type="api",
+        )
+    )
 
     assert claim.customer_created and claim.message.customer_id != ann.message.customer_id
     assert idents(await store.get_customer(claim.message.customer_id)) == [("api", "shop-9", False)]
@@ -49,29 +65,52 @@ async def test_unverified_secondary_identity_neither_links_nor_attaches(store, i
 
 
 async def test_identity_owned_by_another_customer_is_left_alone(store, inbound):
-    ann = await store.ingest(inbound("e1", ("email", "ann@example.com"), channel_id="mail",
-                                     channel_type="email"))
-    bob = await store.ingest(inbound("w1", ("phone", "+14155552671"), channel_id="wa",
-                                     channel_type="whatsapp"))
-    both = await store.ingest(inbound("a1", ("api", "shop-7"), ("email", "ann@example.com", True),
-                                      ("phone", "+14155552671", True),
-                                      channel_id="shop", channel_type="api"))
+    ann = await store.ingest(
+        inbound("e1", ("email", "ann@example.com"), channel_id="mail", channel_type="email")
+    )
+    bob = await store.ingest(
+        inbound("w1", ("phone", "+14155552671"), channel_id="wa", channel_type="whatsapp")
+    )
+    both = await store.ingest(
+        inbound(
+            "a1",
+            ("api", "shop-7"),
+            ("email", "ann@example.com", True),
+            ("phone", "+14155552671", True),
+            channel_id="shop",
+            channel_type="api",
+        )
+    )
 
     assert both.message.customer_id == ann.message.customer_id  # first verified owner wins
     assert idents(await store.get_customer(ann.message.customer_id)) == [
-        ("api", "shop-7", False), ("email", "ann@example.com", False)]
+        ("api", "shop-7", False),
+        ("email", "ann@example.com", False),
+    ]
     assert idents(await store.get_customer(bob.message.customer_id)) == [
-        ("phone", "+14155552671", False)]
+        ("phone", "+14155552671", False)
+    ]
 
 
 async def test_email_and_phone_on_two_channels_become_one_customer_through_the_shop_api(
-        store, inbound, count_rows):
-    by_mail = await store.ingest(inbound("e1", ("email", "ann@example.com"), channel_id="mail",
-                                         channel_type="email"))
-    await store.ingest(inbound("a1", ("api", "shop-7"), ("email", "ann@example.com", True),
-                               ("phone", "+14155552671", True), channel_id="shop", channel_type="api"))
-    by_phone = await store.ingest(inbound("w1", ("phone", "+14155552671"), channel_id="wa",
-                                          channel_type="whatsapp"))
+    store, inbound, count_rows
+):
+    by_mail = await store.ingest(
+        inbound("e1", ("email", "ann@example.com"), channel_id="mail", channel_type="email")
+    )
+    await store.ingest(
+        inbound(
+            "a1",
+            ("api", "shop-7"),
+            ("email", "ann@example.com", True),
+            ("phone", "+14155552671", True),
+            channel_id="shop",
+            channel_type="api",
+        )
+    )
+    by_phone = await store.ingest(
+        inbound("w1", ("phone", "+14155552671"), channel_id="wa", channel_type="whatsapp")
+    )
 
     assert by_phone.message.customer_id == by_mail.message.customer_id
     assert not by_phone.customer_created and by_phone.conversation_created
@@ -81,20 +120,34 @@ async def test_email_and_phone_on_two_channels_become_one_customer_through_the_s
     assert {m.channel_id for m in history.items} == {"mail", "shop", "wa"}
 
 
-async def test_identities_of_a_new_customer_in_one_batch_are_created_once(store, inbound, count_rows):
-    await asyncio.gather(*(store.ingest(inbound(f"a{i}", ("api", "shop-7"),
-                                                ("email", "ann@example.com", True),
-                                                channel_id="shop", channel_type="api"))
-                           for i in range(6)))
+async def test_identities_of_a_new_customer_in_one_batch_are_created_once(
+    store, inbound, count_rows
+):
+    await asyncio.gather(
+        *(
+            store.ingest(
+                inbound(
+                    f"a{i}",
+                    ("api", "shop-7"),
+                    ("email", "ann@example.com", True),
+                    channel_id="shop",
+                    channel_type="api",
+                )
+            )
+            for i in range(6)
+        )
+    )
     assert await count_rows(customers) == 1
     assert await count_rows(identities) == 2
 
 
 async def test_find_customer_normalizes_the_address(store, inbound):
-    ann = await store.ingest(inbound("e1", ("email", "ann@example.com"), channel_id="mail",
-                                     channel_type="email"))
-    await store.ingest(inbound("w1", ("phone", "+14155552671"), channel_id="wa",
-                               channel_type="whatsapp"))
+    ann = await store.ingest(
+        inbound("e1", ("email", "ann@example.com"), channel_id="mail", channel_type="email")
+    )
+    await store.ingest(
+        inbound("w1", ("phone", "+14155552671"), channel_id="wa", channel_type="whatsapp")
+    )
 
     found = await store.find_customer("email", "  Ann@EXAMPLE.com ")
     assert found is not None and found.id == ann.message.customer_id

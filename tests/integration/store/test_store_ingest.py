@@ -15,10 +15,15 @@ from omnihub.store.tables import conversations, customers, identities, messages,
 
 
 async def test_first_message_creates_customer_conversation_message_and_events(
-        store, inbound, events, count_rows):
+    store, inbound, events, count_rows
+):
     result = await store.ingest(inbound("m1", ("telegram", "42"), name="Ann"))
 
-    assert (result.duplicate, result.customer_created, result.conversation_created) == (False, True, True)
+    assert (result.duplicate, result.customer_created, result.conversation_created) == (
+        False,
+        True,
+        True,
+    )
     message = result.message
     assert (message.direction, message.author, message.status) == ("in", "customer", "received")
     assert message.parts[0].text == "hello"
@@ -46,7 +51,10 @@ async def test_next_message_joins_the_open_conversation(store, inbound, events):
     assert (second.customer_created, second.conversation_created) == (False, False)
     assert second.message.conversation_id == first.message.conversation_id
     assert [e["type"] for e in await events()] == [
-        "conversation.created", "message.received", "message.received"]
+        "conversation.created",
+        "message.received",
+        "message.received",
+    ]
     conversation = await store.get_conversation(first.message.conversation_id)
     assert conversation.last_message_at >= second.message.received_at
 
@@ -55,7 +63,9 @@ async def test_thread_key_and_channel_separate_conversations(store, inbound):
     a = await store.ingest(inbound("m1", ("telegram", "42")))
     b = await store.ingest(inbound("m2", ("telegram", "42"), thread_key="t-9"))
     c = await store.ingest(inbound("m3", ("telegram", "42"), channel_id="tg2"))
-    assert len({a.message.conversation_id, b.message.conversation_id, c.message.conversation_id}) == 3
+    assert (
+        len({a.message.conversation_id, b.message.conversation_id, c.message.conversation_id}) == 3
+    )
     assert len({a.message.customer_id, b.message.customer_id, c.message.customer_id}) == 1
 
 
@@ -68,8 +78,9 @@ async def test_a_resolved_conversation_is_not_reused(store, db, inbound):
     assert second.message.conversation_id != first.message.conversation_id
 
 
-async def test_duplicate_delivery_is_stored_once_without_a_second_event(store, inbound, events,
-                                                                         count_rows):
+async def test_duplicate_delivery_is_stored_once_without_a_second_event(
+    store, inbound, events, count_rows
+):
     first = await store.ingest(inbound("m1", ("telegram", "42"), text="first"))
     again = await store.ingest(inbound("m1", ("telegram", "42"), text="retried"))
 
@@ -93,8 +104,9 @@ async def test_duplicates_within_one_batch_and_across_batches(store, inbound, ev
     assert len(await events("conversation.created")) == 1
 
 
-async def test_two_writers_racing_on_the_same_messages_store_each_once(db, cipher, inbound,
-                                                                       count_rows, events):
+async def test_two_writers_racing_on_the_same_messages_store_each_once(
+    db, cipher, inbound, count_rows, events
+):
     """Two processes' writers (PostgreSQL/MySQL race on the unique keys and re-run)."""
     a, b = Store(db, cipher, max_batch=8), Store(db, cipher, max_batch=8)
     await a.start()
@@ -128,7 +140,8 @@ async def test_reply_to_resolves_within_the_batch_and_from_the_store(store, inbo
     stored = await store.ingest(inbound("m1", ("telegram", "42")))
     a, b = await asyncio.gather(
         store.ingest(inbound("m2", ("telegram", "42"), reply_to_external_id="m1")),
-        store.ingest(inbound("m3", ("telegram", "42"), reply_to_external_id="m2")))
+        store.ingest(inbound("m3", ("telegram", "42"), reply_to_external_id="m2")),
+    )
     assert a.message.reply_to == stored.message.id
     assert b.message.reply_to == a.message.id
 
@@ -145,7 +158,9 @@ async def test_created_at_trusts_sent_at_unless_it_is_in_the_future(store, inbou
 
 
 async def test_raw_payload_is_kept_encrypted_and_bounded(store, db, cipher, inbound):
-    small = await store.ingest(inbound("m1", raw=b'{"update_id": 1}', raw_content_type="application/json"))
+    small = await store.ingest(
+        inbound("m1", raw=b'{"update_id": 1}', raw_content_type="application/json")
+    )
     big = await store.ingest(inbound("m2", raw=b"x" * 70_000))
 
     async with db.read() as conn:
@@ -154,7 +169,10 @@ async def test_raw_payload_is_kept_encrypted_and_bounded(store, db, cipher, inbo
     assert cipher.decrypt_bytes(first.body_enc, RAW_PAYLOAD_PURPOSE) == b'{"update_id": 1}'
     assert (first.truncated, first.content_type) == (False, "application/json")
     second = rows[big.message.raw_ref]
-    assert second.truncated and len(cipher.decrypt_bytes(second.body_enc, RAW_PAYLOAD_PURPOSE)) == 65536
+    assert (
+        second.truncated
+        and len(cipher.decrypt_bytes(second.body_enc, RAW_PAYLOAD_PURPOSE)) == 65536
+    )
 
 
 async def test_500_concurrent_ingests_commit_in_a_few_transactions(store, inbound, count_rows):
@@ -169,14 +187,20 @@ async def test_500_concurrent_ingests_commit_in_a_few_transactions(store, inboun
 async def test_a_poison_message_fails_alone(store, inbound, count_rows):
     good = [inbound(f"m{i}", ("telegram", "42")) for i in range(5)]
     # model_construct skips validation: a message no connector could produce (no channel)
-    poison = InboundMessage.model_construct(**{**good[0].__dict__, "channel_id": None,
-                                               "external_id": "bad"})
-    results = await asyncio.gather(*(store.ingest(m) for m in [*good[:3], poison, *good[3:]]),
-                                   return_exceptions=True)
+    poison = InboundMessage.model_construct(
+        **{**good[0].__dict__, "channel_id": None, "external_id": "bad"}
+    )
+    results = await asyncio.gather(
+        *(store.ingest(m) for m in [*good[:3], poison, *good[3:]]), return_exceptions=True
+    )
 
     assert isinstance(results[3], IngestFailed)
-    assert all(not isinstance(r, BaseException) and not r.duplicate
-               for i, r in enumerate(results) if i != 3)
+    assert "bad" in str(results[3]) and "hello" not in str(results[3])  # no content leaks
+    assert all(
+        not isinstance(r, BaseException) and not r.duplicate
+        for i, r in enumerate(results)
+        if i != 3
+    )
     assert await count_rows(messages) == 5
 
 
@@ -205,3 +229,22 @@ async def test_close_stores_what_is_queued_then_refuses(db, cipher, inbound, cou
     assert await count_rows(messages) == 20
     with pytest.raises(StoreBusy):
         await store.ingest(inbound("late"))
+
+
+async def test_an_unreachable_database_fails_the_whole_batch_at_once(tmp_path, cipher, inbound):
+    from omnihub.store.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'missing-dir' / 'store.db'}")
+    store = Store(db, cipher)
+    await store.start()
+    try:
+        results = await asyncio.gather(
+            *(store.ingest(inbound(f"m{i}", text="secret words")) for i in range(5)),
+            return_exceptions=True,
+        )
+    finally:
+        await store.close()
+        await db.dispose()
+    assert all(isinstance(r, IngestFailed) for r in results)
+    assert all("secret words" not in str(r) for r in results)  # no message content in errors
+    assert store.writer.batches == 0

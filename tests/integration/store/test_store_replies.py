@@ -14,25 +14,35 @@ from omnihub.store.tables import messages, outbox
 
 async def deliveries(db):
     async with db.read() as conn:
-        rows = await conn.execute(sa.select(outbox.c.type, outbox.c.payload)
-                                  .where(outbox.c.topic == "delivery").order_by(outbox.c.seq))
+        rows = await conn.execute(
+            sa.select(outbox.c.type, outbox.c.payload)
+            .where(outbox.c.topic == "delivery")
+            .order_by(outbox.c.seq)
+        )
         return [(r.type, r.payload) for r in rows]
 
 
 @pytest.fixture
 async def conversation(store, inbound):
-    result = await store.ingest(inbound("m1", ("telegram", "42"), ("email", "ann@example.com", True)))
+    result = await store.ingest(
+        inbound("m1", ("telegram", "42"), ("email", "ann@example.com", True))
+    )
     return result.message.conversation_id
 
 
 async def test_queue_reply_writes_message_delivery_and_event(store, db, conversation, events):
-    message, created = await store.queue_reply(conversation, [TextPart(text="On its way!")],
-                                               author="agent:eve")
+    message, created = await store.queue_reply(
+        conversation, [TextPart(text="On its way!")], author="agent:eve"
+    )
 
     assert created
     assert (message.direction, message.status, message.author) == ("out", "queued", "agent:eve")
-    assert await deliveries(db) == [("message.deliver", {
-        "message_id": message.id, "conversation_id": conversation, "channel_id": "tg"})]
+    assert await deliveries(db) == [
+        (
+            "message.deliver",
+            {"message_id": message.id, "conversation_id": conversation, "channel_id": "tg"},
+        )
+    ]
     assert [e["data"] for e in await events("message.sent")] == [message.model_dump(mode="json")]
     conv = await store.get_conversation(conversation)
     assert conv.waiting_since is None and conv.first_response_at == message.created_at
@@ -41,13 +51,20 @@ async def test_queue_reply_writes_message_delivery_and_event(store, db, conversa
 
 
 async def test_same_idempotency_key_returns_the_first_message(store, db, conversation, events):
-    first, created = await store.queue_reply(conversation, [{"kind": "text", "text": "hi"}],
-                                             author="agent:eve", idempotency_key="k-1")
-    again, created_again = await store.queue_reply(conversation, [TextPart(text="hi (retry)")],
-                                                   author="agent:eve", idempotency_key="k-1")
-    racing = await asyncio.gather(*(store.queue_reply(conversation, [TextPart(text="x")],
-                                                      author="agent:eve", idempotency_key="k-2")
-                                    for _ in range(5)))
+    first, created = await store.queue_reply(
+        conversation, [{"kind": "text", "text": "hi"}], author="agent:eve", idempotency_key="k-1"
+    )
+    again, created_again = await store.queue_reply(
+        conversation, [TextPart(text="hi (retry)")], author="agent:eve", idempotency_key="k-1"
+    )
+    racing = await asyncio.gather(
+        *(
+            store.queue_reply(
+                conversation, [TextPart(text="x")], author="agent:eve", idempotency_key="k-2"
+            )
+            for _ in range(5)
+        )
+    )
 
     assert created and not created_again and again == first
     assert sum(created for _, created in racing) == 1
@@ -57,8 +74,9 @@ async def test_same_idempotency_key_returns_the_first_message(store, db, convers
 
 
 async def test_a_private_note_is_not_delivered_and_is_no_answer(store, db, conversation):
-    note, _ = await store.queue_reply(conversation, [TextPart(text="VIP, be nice")],
-                                      author="agent:eve", private=True)
+    note, _ = await store.queue_reply(
+        conversation, [TextPart(text="VIP, be nice")], author="agent:eve", private=True
+    )
     assert note.private and note.status == "sent"
     assert await deliveries(db) == []
     conv = await store.get_conversation(conversation)
@@ -79,8 +97,13 @@ async def test_queue_reply_rejects_bad_input(store, conversation):
 async def test_mark_delivery_only_moves_forward(store, conversation, events):
     message, _ = await store.queue_reply(conversation, [TextPart(text="hi")], author="agent:eve")
 
-    steps = [("sent", "sent"), ("read", "read"), ("delivered", "read"), ("sent", "read"),
-             ("failed", "read")]
+    steps = [
+        ("sent", "sent"),
+        ("read", "read"),
+        ("delivered", "read"),
+        ("sent", "read"),
+        ("failed", "read"),
+    ]
     for status, expected in steps:
         updated = await store.mark_delivery(message.id, status=status, external_id="tg-555")
         assert updated.status == expected
@@ -109,17 +132,21 @@ async def test_inbound_messages_have_no_delivery_status(store, db, conversation)
     assert (await store.mark_delivery(inbound_id, status="read")).status == "received"
 
 
-async def test_delivery_target_names_the_recipient_on_the_channel(store, conversation, inbound):
+async def test_delivery_target_names_the_recipient_on_the_channel(store, conversation):
     message, _ = await store.queue_reply(conversation, [TextPart(text="hi")], author="agent:eve")
 
     target = await store.delivery_target(message.id, identity_kind="telegram")
     assert target.recipient == Identity(kind="telegram", address="42")
     assert (target.message_id, target.conversation_id, target.channel_id) == (
-        message.id, conversation, "tg")
+        message.id,
+        conversation,
+        "tg",
+    )
     assert target.parts == message.parts and target.author == "agent:eve"
     assert target.reply_to_external_id == "m1"
     by_pick = await store.delivery_target(
-        message.id, pick=lambda idents: next(i for i in idents if i.kind == "email"))
+        message.id, pick=lambda idents: next(i for i in idents if i.kind == "email")
+    )
     assert by_pick.recipient.address == "ann@example.com"
     with pytest.raises(NoRecipient):
         await store.delivery_target(message.id, identity_kind="phone")

@@ -31,8 +31,12 @@ def test_roundtrip_hides_the_plaintext_and_is_randomized():
     b = cipher.encrypt("ann@example.com", ADDRESS_PURPOSE)
     assert a != b and "ann" not in a and a.startswith(cipher.primary_key_id + ":")
     assert cipher.decrypt(a, ADDRESS_PURPOSE) == "ann@example.com"
-    assert cipher.decrypt_bytes(cipher.encrypt_bytes(b"\x00raw", RAW_PAYLOAD_PURPOSE),
-                                RAW_PAYLOAD_PURPOSE) == b"\x00raw"
+    assert (
+        cipher.decrypt_bytes(
+            cipher.encrypt_bytes(b"\x00raw", RAW_PAYLOAD_PURPOSE), RAW_PAYLOAD_PURPOSE
+        )
+        == b"\x00raw"
+    )
 
 
 def test_a_token_opens_only_for_its_purpose_and_untampered():
@@ -54,7 +58,9 @@ def test_rotation_first_key_encrypts_all_keys_decrypt():
     assert both.needs_rotation(token)
     rotated = both.rotate(token, ADDRESS_PURPOSE)
     assert not both.needs_rotation(rotated) and both.rotate(rotated, ADDRESS_PURPOSE) == rotated
-    assert PiiCipher([NEW], derive_index_key(OLD)).decrypt(rotated, ADDRESS_PURPOSE) == "+14155552671"
+    assert (
+        PiiCipher([NEW], derive_index_key(OLD)).decrypt(rotated, ADDRESS_PURPOSE) == "+14155552671"
+    )
     with pytest.raises(DecryptionError):
         old.decrypt(rotated, ADDRESS_PURPOSE)
 

@@ -42,6 +42,8 @@ def upgrade() -> None:
         sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.Column("updated_at", UTC_DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
 
     op.create_table(
@@ -58,6 +60,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identities")),
         sa.UniqueConstraint("kind", "blind_index", name=op.f("uq_identities_kind_blind_index")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_index(op.f("ix_identities_customer_id"), "identities", ["customer_id"])
 
@@ -91,6 +95,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_conversations")),
         sa.UniqueConstraint("open_key", name=op.f("uq_conversations_open_key")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_index(op.f("ix_conversations_customer_id"), "conversations", ["customer_id"])
     op.create_index(op.f("ix_conversations_channel_id"), "conversations", ["channel_id"])
@@ -110,6 +116,8 @@ def upgrade() -> None:
         sa.Column("truncated", sa.Boolean(), nullable=False),
         sa.Column("received_at", UTC_DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_raw_payloads")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
 
     op.create_table(
@@ -149,6 +157,8 @@ def upgrade() -> None:
             "idempotency_key",
             name=op.f("uq_messages_conversation_id_idempotency_key"),
         ),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_index("ix_messages_customer_id_id", "messages", ["customer_id", "id"])
     op.create_index("ix_messages_conversation_id_id", "messages", ["conversation_id", "id"])
@@ -165,6 +175,8 @@ def upgrade() -> None:
         sa.Column("dispatched_at", UTC_DATETIME, nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
         sa.UniqueConstraint("id", name=op.f("uq_outbox_id")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_index("ix_outbox_dispatched_at_seq", "outbox", ["dispatched_at", "seq"])
 
@@ -185,6 +197,8 @@ def upgrade() -> None:
         sa.Column("updated_at", UTC_DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
         sa.UniqueConstraint("consumer", "event_id", name=op.f("uq_jobs_consumer_event_id")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_index("ix_jobs_status_next_attempt_at", "jobs", ["status", "next_attempt_at"])
 
@@ -198,6 +212,8 @@ def upgrade() -> None:
         sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.Column("undone_at", UTC_DATETIME, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merges")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_index(op.f("ix_merges_source_id"), "merges", ["source_id"])
     op.create_index(op.f("ix_merges_target_id"), "merges", ["target_id"])
@@ -212,6 +228,8 @@ def upgrade() -> None:
         sa.Column("revoked_at", UTC_DATETIME, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
 
     op.create_table(
@@ -221,6 +239,8 @@ def upgrade() -> None:
         sa.Column("token", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", UTC_DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_leases")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
 
 
