@@ -9,6 +9,7 @@ from omnihub.connectors.base import Connector
 BUILTIN: tuple[str, ...] = (
     "omnihub.connectors.api.connector:ApiConnector",
     "omnihub.connectors.telegram.connector:TelegramConnector",
+    "omnihub.connectors.slack.connector:SlackConnector",
 )
 
 

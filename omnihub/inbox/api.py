@@ -12,11 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from omnihub.hub.http import Handler, json_error, json_response
 from omnihub.hub.runtime import HUB
 from omnihub.inbox.auth import bearer_auth, principal_of
-from omnihub.inbox.params import InvalidInput, json_body, query_choice, query_limit
+from omnihub.inbox.context import actor_of, visible_conversation
+from omnihub.inbox.params import InvalidInput, json_body, query_limit
 from omnihub.normalizer.schema import Part, TextPart
 from omnihub.store import InvalidCursor
-
-STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
 
 
 @web.middleware
@@ -30,15 +29,24 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 def setup_api(app: web.Application) -> None:
-    app.middlewares.extend([bearer_auth, api_errors])
+    from omnihub.inbox import admin, conversations, events_stream, messages, openapi
+    from omnihub.inbox.context import inbox_errors, inbox_lifetime
+    from omnihub.inbox.permissions import require_permissions
+
+    app.middlewares.extend([bearer_auth, api_errors, require_permissions, inbox_errors])
+    app.cleanup_ctx.append(inbox_lifetime)
     r = app.router
     r.add_get("/api/v1/customers", find_customer)
     r.add_get("/api/v1/customers/{id}", get_customer)
     r.add_get("/api/v1/customers/{id}/history", customer_history)
-    r.add_get("/api/v1/conversations", list_conversations)
     r.add_get("/api/v1/conversations/{id}", get_conversation)
     r.add_get("/api/v1/conversations/{id}/messages", conversation_messages)
     r.add_post("/api/v1/conversations/{id}/messages", send_message)
+    conversations.setup(app)  # the filtered listing and the operations
+    messages.setup(app)
+    events_stream.setup(app)
+    admin.setup(app)
+    openapi.setup(app)
 
 
 def _not_found(what: str, ident: str) -> web.Response:
@@ -75,28 +83,14 @@ async def customer_history(request: web.Request) -> web.Response:
     return json_response(page)
 
 
-async def list_conversations(request: web.Request) -> web.Response:
-    page = await request.app[HUB].store.list_conversations(
-        status=query_choice(request, "status", STATUSES),
-        channel_id=request.query.get("channel"),
-        limit=query_limit(request),
-        cursor=request.query.get("cursor"),
-    )
-    return json_response(page)
-
-
 async def get_conversation(request: web.Request) -> web.Response:
-    conversation = await request.app[HUB].store.get_conversation(request.match_info["id"])
-    if conversation is None:
-        return _not_found("conversation", request.match_info["id"])
-    return json_response(conversation)
+    return json_response(await visible_conversation(request))
 
 
 async def conversation_messages(request: web.Request) -> web.Response:
     store = request.app[HUB].store
     conversation_id = request.match_info["id"]
-    if await store.get_conversation(conversation_id) is None:
-        return _not_found("conversation", conversation_id)
+    await visible_conversation(request)
     page = await store.conversation_messages(conversation_id, limit=query_limit(request),
                                              cursor=request.query.get("cursor"))
     return json_response(page)
@@ -124,13 +118,12 @@ async def send_message(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     conversation_id = request.match_info["id"]
     reply = await json_body(request, Reply)
-    if await hub.store.get_conversation(conversation_id) is None:
-        return _not_found("conversation", conversation_id)
+    await visible_conversation(request)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 128:
         raise InvalidInput("Idempotency-Key", "must be 1 to 128 characters")
     parts = reply.parts or [TextPart(text=reply.text or "")]
     message, created = await hub.store.queue_reply(
         conversation_id, parts, author=f"agent:{principal_of(request).agent}",
-        idempotency_key=key, private=reply.private)
+        idempotency_key=key, private=reply.private, actor=actor_of(request))
     return json_response(message, status=201 if created else 200)

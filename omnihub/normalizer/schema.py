@@ -158,6 +158,8 @@ class Conversation(Model):
     updated_at: datetime
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    escalation_level: int = 0
 
 
 class Event(Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from omnihub.connectors.base import OutboundMessage
@@ -15,7 +16,19 @@ from omnihub.normalizer.schema import (
     Message,
     Part,
 )
-from omnihub.store import conversations, customers, history, replies, updates
+from omnihub.store import (
+    audit,
+    conversation_ops,
+    conversation_search,
+    conversations,
+    customers,
+    history,
+    replies,
+    updates,
+)
+from omnihub.store.audit import Actor, AuditEntry
+from omnihub.store.conversation_ops import Check
+from omnihub.store.conversation_search import ConversationFilter, Visibility
 from omnihub.store.crypto import PiiCipher
 from omnihub.store.db import Database
 from omnihub.store.ingest import IngestResult, IngestWriter
@@ -110,6 +123,7 @@ class Store:
         author: str,
         idempotency_key: str | None = None,
         private: bool = False,
+        actor: Actor | None = None,
     ) -> tuple[Message, bool]:
         return await replies.queue_reply(
             self.db,
@@ -119,6 +133,7 @@ class Store:
             idempotency_key=idempotency_key,
             private=private,
             on_commit=self.on_commit,
+            actor=actor,
         )
 
     async def mark_delivery(
@@ -148,6 +163,84 @@ class Store:
         return await replies.delivery_target(
             self.db, self.cipher, message_id, identity_kind=identity_kind, pick=pick
         )
+
+    # --- the agent inbox: conversation operations (store/conversation_ops.py) ----------
+
+    async def _change(self, conversation_id: str, actor: Actor, action: str,
+                      decide: Callable[..., Any], check: Check | None) -> Conversation:
+        return await conversation_ops.apply_change(
+            self.db, conversation_id, actor, action, decide, check=check,
+            on_commit=self.on_commit)
+
+    async def assign(self, conversation_id: str, assignee: str | None, *, actor: Actor,
+                     check: Check | None = None) -> Conversation:
+        return await self._change(conversation_id, actor, "conversation.assign",
+                                  conversation_ops.assign(assignee), check)
+
+    async def transfer(self, conversation_id: str, *, group: str | None, assignee: str | None,
+                       reason: str, actor: Actor, check: Check | None = None) -> Conversation:
+        return await self._change(conversation_id, actor, "conversation.transfer",
+                                  conversation_ops.transfer(group, assignee, reason), check)
+
+    async def escalate(self, conversation_id: str, *, reason: str, priority: int | None = None,
+                       actor: Actor, check: Check | None = None) -> Conversation:
+        return await self._change(conversation_id, actor, "conversation.escalate",
+                                  conversation_ops.escalate(reason, priority), check)
+
+    async def update_conversation(self, conversation_id: str, fields: dict[str, Any], *,
+                                  add_tags: list[str] | None = None,
+                                  remove_tags: list[str] | None = None, actor: Actor,
+                                  check: Check | None = None) -> Conversation:
+        decide = conversation_ops.update(fields, add_tags=add_tags or [],
+                                         remove_tags=remove_tags or [])
+        return await self._change(conversation_id, actor, "conversation.update", decide, check)
+
+    async def resolve(self, conversation_id: str, *, actor: Actor,
+                      check: Check | None = None) -> Conversation:
+        return await self._change(conversation_id, actor, "conversation.resolve",
+                                  conversation_ops.resolve(), check)
+
+    async def close_conversation(self, conversation_id: str, *, actor: Actor,
+                                 check: Check | None = None) -> Conversation:
+        return await self._change(conversation_id, actor, "conversation.close",
+                                  conversation_ops.close(), check)
+
+    async def reopen(self, conversation_id: str, *, actor: Actor,
+                     check: Check | None = None) -> Conversation:
+        return await self._change(conversation_id, actor, "conversation.reopen",
+                                  conversation_ops.reopen(), check)
+
+    async def snooze(self, conversation_id: str, until: datetime, *, actor: Actor,
+                     check: Check | None = None) -> Conversation:
+        return await self._change(conversation_id, actor, "conversation.snooze",
+                                  conversation_ops.snooze(until), check)
+
+    async def wake_snoozed(self, *, now: datetime | None = None) -> list[str]:
+        return await conversation_ops.wake_snoozed(self.db, now=now, on_commit=self.on_commit)
+
+    async def set_watching(self, conversation_id: str, agent: str, watching: bool, *,
+                           actor: Actor, check: Check | None = None) -> list[str]:
+        return await conversation_ops.set_watching(
+            self.db, conversation_id, agent, watching, actor, check=check,
+            on_commit=self.on_commit)
+
+    async def list_watchers(self, conversation_id: str) -> list[str]:
+        return await conversation_ops.list_watchers(self.db, conversation_id)
+
+    async def search_conversations(
+        self, filters: ConversationFilter, *, visibility: Visibility | None = None,
+        limit: int = 50, cursor: str | None = None,
+    ) -> Page[Conversation]:
+        return await conversation_search.search_conversations(
+            self.db, filters, visibility=visibility, limit=limit, cursor=cursor)
+
+    async def can_see(self, conversation_id: str, visibility: Visibility) -> bool | None:
+        return await conversation_search.can_see(self.db, conversation_id, visibility)
+
+    async def list_audit(self, *, target_id: str | None = None, actor: str | None = None,
+                         limit: int = 50, cursor: str | None = None) -> Page[AuditEntry]:
+        return await audit.list_audit(self.db, target_id=target_id, actor=actor, limit=limit,
+                                      cursor=cursor)
 
     def _notify(self) -> None:
         if self.on_commit is not None:

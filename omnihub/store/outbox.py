@@ -27,7 +27,7 @@ __all__ = [
     "Job", "JobNotDead", "JobNotFound", "OutboxDepth", "RetryPolicy", "claim_due_jobs",
     "complete_job", "dead_count", "enqueue_behind", "events_after", "fetch_undispatched",
     "get_job", "has_pending_for_key", "list_dead", "mark_dispatched", "outbox_depth",
-    "record_failure", "release_jobs", "replay_dead",
+    "record_failure", "release_jobs", "replay_dead", "retrying_count",
 ]
 
 RETRY = "retry"
@@ -352,10 +352,20 @@ async def list_dead(db: Database, *, consumer: str | None = None, limit: int = 1
     return [_job(row) for row in rows]
 
 
-async def dead_count(db: Database) -> int:
+async def _count_jobs(db: Database, status: str) -> int:
     async with db.read() as conn:
         return int(await conn.scalar(sa.select(sa.func.count()).select_from(jobs)
-                                     .where(jobs.c.status == DEAD)) or 0)
+                                     .where(jobs.c.status == status)) or 0)
+
+
+async def dead_count(db: Database) -> int:
+    """How many dead letters wait for an operator (a metrics gauge)."""
+    return await _count_jobs(db, DEAD)
+
+
+async def retrying_count(db: Database) -> int:
+    """How many jobs wait for their next attempt (a metrics gauge)."""
+    return await _count_jobs(db, RETRY)
 
 
 async def replay_dead(db: Database, job_id: int, *, now: datetime | None = None) -> Job:

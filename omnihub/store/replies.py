@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from omnihub.connectors.base import OutboundMessage
 from omnihub.normalizer.ids import new_id
 from omnihub.normalizer.schema import Identity, Message, Part
+from omnihub.store.audit import Actor, write_audit
 from omnihub.store.crypto import ADDRESS_PURPOSE, PiiCipher
 from omnihub.store.db import Database
 from omnihub.store.errors import InvalidReply, NoRecipient, NotFound
@@ -56,6 +57,7 @@ async def queue_reply(
     idempotency_key: str | None = None,
     private: bool = False,
     on_commit: Callable[[], object] | None = None,
+    actor: Actor | None = None,
 ) -> tuple[Message, bool]:
     """Queue an agent message (or a private note); return it and whether it is new.
 
@@ -125,6 +127,9 @@ async def queue_reply(
                 .where(conversations.c.id == conversation_id)
                 .values(**changes)
             )
+            if actor is not None:  # the agent API's audit log (store/audit.py)
+                await write_audit(conn, actor, "message.note" if private else "message.send",
+                                  "message", message.id, before=None, after=data, now=now)
     except IntegrityError:
         if idempotency_key is None:
             raise

@@ -81,6 +81,10 @@ conversations = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("resolved_at", UTCDateTime),
     sa.Column("closed_at", UTCDateTime),
+    # Added by 0002_inbox: a snoozed conversation wakes at snoozed_until; escalation
+    # level 0 is not escalated, each escalate() raises it by one.
+    sa.Column("snoozed_until", UTCDateTime),
+    sa.Column("escalation_level", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_conversations_status_last", "status", "last_message_at", "id"),
     **MYSQL_OPTIONS,
 )
@@ -210,5 +214,63 @@ leases = sa.Table(
     sa.Column("holder", sa.String(128), nullable=False),
     sa.Column("token", sa.BigInteger, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+
+# --- the agent inbox (0002_inbox) -----------------------------------------------------
+
+# Who changed what, when: every state-changing API call, with the target's state before
+# and after, written in the same transaction as the change itself.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", ID(), primary_key=True),  # ULID: id order is time order
+    sa.Column("actor", sa.String(80), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target_type", sa.String(32), nullable=False),
+    sa.Column("target_id", sa.String(64), nullable=False),
+    sa.Column("before", sa.JSON),
+    sa.Column("after", sa.JSON),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_audit_log_target_id_id", "target_id", "id"),
+    **MYSQL_OPTIONS,
+)
+
+# Agents following a conversation outside their own groups (logistics, tech support).
+conversation_watchers = sa.Table(
+    "conversation_watchers",
+    metadata,
+    sa.Column("conversation_id", ID(), sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("agent", sa.String(80), primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_conversation_watchers_agent", "agent"),
+    **MYSQL_OPTIONS,
+)
+
+# How far each agent has read each conversation; message ids are ULIDs, so "up to" is a
+# string comparison and a marker only ever moves forward.
+read_markers = sa.Table(
+    "read_markers",
+    metadata,
+    sa.Column("agent", sa.String(80), primary_key=True),
+    sa.Column("conversation_id", ID(), sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("message_id", ID(), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+# Agent edits and recalls of their own messages: the content before each change, so the
+# edit window's count is a COUNT and nothing an agent wrote is ever lost.
+message_edits = sa.Table(
+    "message_edits",
+    metadata,
+    sa.Column("id", ID(), primary_key=True),
+    sa.Column("message_id", ID(), sa.ForeignKey("messages.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # edit | recall
+    sa.Column("editor", sa.String(80), nullable=False),
+    sa.Column("before_parts", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
     **MYSQL_OPTIONS,
 )

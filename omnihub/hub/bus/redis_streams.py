@@ -45,7 +45,10 @@ class RedisStreamsBus(Bus):
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.name = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        self._redis = redis.Redis.from_url(url)
+        # A socket timeout just above the longest BLOCK: a read that hangs past it (a
+        # half-dead connection) raises instead of stalling the consumer for good.
+        self._redis = redis.Redis.from_url(url, socket_timeout=block_ms / 1000 + 5,
+                                           socket_connect_timeout=5)
         self._subscriptions: list[tuple[str, str, Handler]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._readers: dict[str, asyncio.Event] = {}  # topic -> "anchored" event
@@ -70,10 +73,17 @@ class RedisStreamsBus(Bus):
             return
         self._closed = True
         self._started = False
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # A cancel that lands inside redis-py's own timeout handling can be swallowed, so
+        # cancel again until the tasks are gone (their loops also stop on `_closed`).
+        pending = set(self._tasks)
+        for _ in range(10):
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=1)
+        if pending:
+            log.warning("bus: %d consumer tasks did not stop", len(pending))
         self._fanout.close()
         self._readers.clear()
         await self._redis.aclose()
@@ -146,7 +156,7 @@ class RedisStreamsBus(Bus):
         own_pending_first = True  # a restarted member first finishes what it was given
         next_claim = 0.0
         delay = self.retry_delay
-        while True:
+        while not self._closed:
             try:
                 if own_pending_first:
                     await self._ensure_group(stream, group)
@@ -222,7 +232,7 @@ class RedisStreamsBus(Bus):
         """Feed this process's listeners of `topic` with XREAD from the stream's end."""
         stream = self.stream(topic)
         last_id: bytes | str | None = None
-        while True:
+        while not self._closed:
             if not self._fanout.listeners.get(topic):
                 if self._readers.get(topic) is anchored:
                     del self._readers[topic]

@@ -20,7 +20,10 @@ async def _upgrade(db: Database) -> tuple[str | None, str | None]:
 @click.command()
 @config_option
 def migrate(config_path: Path | None) -> None:
-    """Create or upgrade the store's tables (safe to run again; exit 2 if unreachable)."""
+    """Create or upgrade the store's tables; safe to run again.
+
+    Exits 2 with one error line when the store can't be reached or opened.
+    """
     before, after = run_on_store(config_path, _upgrade, require_current_schema=False)
     if before == after:
         click.echo(f"store schema already at {after}")

@@ -21,7 +21,11 @@ def token() -> None:
 @click.option("--role", required=True, type=click.Choice(ROLES), help="What the token may do.")
 @config_option
 def create(agent: str, role: str, config_path: Path | None) -> None:
-    """Print a new token on stdout, alone, so that `$(omnihub token create …)` captures it."""
+    """Create a token and print it, alone, on stdout.
+
+    Only its hash is stored, so this is the one time it is shown: `$(omnihub token create …)`
+    captures exactly the token; the notice goes to stderr.
+    """
     try:
         secret = run_on_store(config_path, lambda db: create_token(db, agent, role))
     except ValueError as exc:

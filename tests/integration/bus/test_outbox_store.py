@@ -55,6 +55,7 @@ async def test_first_failure_schedules_a_retry_with_backoff(db: Database) -> Non
     job = await ob.record_failure(db, consumer="c", envelope=env(1), error="boom",
                                   policy=POLICY, now=T0, rng=lambda: 0.0)
     assert (job.status, job.attempts, job.last_error) == ("retry", 1, "boom")
+    assert (await ob.retrying_count(db), await ob.dead_count(db)) == (1, 0)
     assert job.next_attempt_at == T0 + timedelta(seconds=5)
     assert job.envelope == env(1)
     again = await ob.record_failure(db, consumer="c", envelope=env(1), error="boom 2",
@@ -70,6 +71,7 @@ async def test_jobs_die_after_max_attempts(db: Database) -> None:
                                       policy=POLICY, now=T0)
     assert (job.status, job.attempts) == ("dead", 4)
     assert await ob.dead_count(db) == 1
+    assert await ob.retrying_count(db) == 0
     assert [dead.id for dead in await ob.list_dead(db)] == [job.id]
 
 

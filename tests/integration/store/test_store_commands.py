@@ -161,3 +161,11 @@ def test_token_create_on_an_unmigrated_store_says_to_migrate(sqlite_config: Path
         f"Error: store schema at none (empty database), code expects {head_revision()}: "
         "run `omnihub migrate`\n"
     )
+
+
+def test_token_create_refuses_an_overlong_agent_name(sqlite_config: Path) -> None:
+    assert run(migrate, "--config", sqlite_config).exit_code == 0
+    result = run(token, "create", "--agent", "x" * 81, "--role", "agent", "--config", sqlite_config)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "agent name must be 1 to 80 characters" in result.stderr
