@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast bench install services check-config clean
+.PHONY: run test bench install services test-deps check-config clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ run: install
 	$(BIN)/omnihub serve $(if $(wildcard config/hub.yaml),--config config/hub.yaml,)
 
 ## Install everything, make sure PostgreSQL, MariaDB and Redis are up, run every test.
-test: install services
+test: install test-deps services
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## System packages pip can't provide (Debian's Chromium for the browser tests).
+test-deps:
+	scripts/install-test-deps.sh
 
 services:
 	scripts/services.sh
@@ -33,7 +37,7 @@ check-config: install
 
 ## The benchmark (not part of the tests): figures as ratios to a baseline of the same run.
 bench: install
-	$(BIN)/omnihub bench
+	$(BIN)/omnihub bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

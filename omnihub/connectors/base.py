@@ -107,11 +107,25 @@ class Connector(abc.ABC):
     def channel_id(self) -> str:
         return self.settings.id
 
+    @classmethod
+    def http_routes(cls, settings: ChannelSettings) -> list[web.RouteDef]:
+        """Extra HTTP routes beyond `POST /webhooks/{id}` (a web chat's widget and socket).
+
+        Declared from settings before the hub starts, because the app's router freezes
+        at start-up; handlers find the running connector as
+        `request.app[HUB].connectors[settings.id]`.
+        """
+        return []
+
     async def start(self) -> None:
         """Open provider sessions, start pollers. Default: nothing to do."""
 
     async def stop(self) -> None:
         """Release what start() opened. Default: nothing to do."""
+
+    async def shutdown(self) -> None:
+        """The server is stopping: end long-lived client connections (a web chat's
+        sockets) so that it need not wait out their timeout. Default: nothing to do."""
 
     def pick_recipient(self, identities: list[Identity]) -> Identity | None:
         """Which of the customer's identities this channel delivers to."""

@@ -10,6 +10,7 @@ BUILTIN: tuple[str, ...] = (
     "omnihub.connectors.api.connector:ApiConnector",
     "omnihub.connectors.telegram.connector:TelegramConnector",
     "omnihub.connectors.slack.connector:SlackConnector",
+    "omnihub.connectors.webchat.connector:WebchatConnector",
 )
 
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from omnihub.connectors.registry import connector_types
 from omnihub.hub.http import error_middleware, json_response
 from omnihub.hub.runtime import HUB, open_hub
 from omnihub.hub.settings import HubSettings
@@ -26,12 +27,23 @@ def create_app(settings: HubSettings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(hub_lifetime)
+    app.on_shutdown.append(shutdown_connectors)
     app.router.add_post("/webhooks/{channel_id}", receive_webhook)
+    types = connector_types()
+    for channel in settings.channels:
+        app.router.add_routes(types[channel.type].http_routes(channel))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     setup_api(app)
     return app
+
+
+async def shutdown_connectors(app: web.Application) -> None:
+    """Before the server waits for open requests, close what would hold it (web sockets)."""
+    if HUB in app:
+        for connector in app[HUB].connectors.values():
+            await connector.shutdown()
 
 
 async def healthz(request: web.Request) -> web.Response:

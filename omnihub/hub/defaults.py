@@ -12,20 +12,25 @@ from omnihub.hub.settings import HubSettings
 log = logging.getLogger("omnihub")
 
 API_CHANNEL_ID = "api"
-SECRET_FILE = "api-channel.secret"
+WEBCHAT_CHANNEL_ID = "web"
 
 
 def embedded_settings(data_dir: Path | str = "data") -> HubSettings:
-    """SQLite under data/, the in-process bus, and one API channel (`/webhooks/api`).
+    """SQLite under data/, the in-process bus, an API channel (`/webhooks/api`) and the
+    web chat (`/chat/demo`).
 
-    Its secret comes from OMNIHUB_API_SECRET or a file generated in data_dir, so a shop
-    can start posting signed messages without writing any configuration.
+    Secrets come from OMNIHUB_API_SECRET / OMNIHUB_WEBCHAT_SECRET or from files generated
+    in data_dir, so a shop can start without writing any configuration.
     """
     data = Path(data_dir)
-    secret = os.environ.get("OMNIHUB_API_SECRET") or _secret_file(data / SECRET_FILE)
+    api_secret = os.environ.get("OMNIHUB_API_SECRET") or _secret_file(data / "api-channel.secret")
+    web_secret = os.environ.get("OMNIHUB_WEBCHAT_SECRET") or _secret_file(data / "webchat.secret")
     return HubSettings.model_validate({
         "data_dir": str(data),
-        "channels": [{"id": API_CHANNEL_ID, "type": "api", "secret": secret}],
+        "channels": [
+            {"id": API_CHANNEL_ID, "type": "api", "secret": api_secret},
+            {"id": WEBCHAT_CHANNEL_ID, "type": "webchat", "secret": web_secret},
+        ],
     })
 
 
@@ -37,5 +42,5 @@ def _secret_file(path: Path) -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(secret + "\n")
-    log.warning("API channel %r: generated its signing secret into %s", API_CHANNEL_ID, path)
+    log.warning("generated a new channel signing secret into %s", path)
     return secret

@@ -8,8 +8,16 @@ while earlier ones settle, so a slow consumer does not turn into one round trip 
 
 Seq order is allocation order; on PostgreSQL/MySQL a transaction can commit a lower seq
 after a higher one became visible. The dispatcher reads past its in-flight rows with a
-cursor, and rescans from the start whenever it has caught up (and at least every
-`rescan_interval`), so such a late row is sent late but never skipped.
+cursor, and rescans from the start whenever it has been idle for a poll interval (and at
+least every `rescan_interval`), so such a late row is sent late but never skipped.
+
+Fast path: the ingest writer hands over the rows it has just committed (`offer`), and
+the dispatcher sends them without reading them back, as long as their seqs continue the
+cursor without a gap. A gap means rows committed elsewhere (another writer, another
+process, a seq a rolled-back transaction used), and the dispatcher reads the table
+after its cursor instead, so the offered rows never overtake rows it has not seen.
+Offered rows are only a hint: the table (each row's `outbox_pending` mark) stays the
+truth, so nothing offered and lost in a crash is lost for the bus.
 """
 
 from __future__ import annotations
@@ -20,16 +28,21 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Protocol, cast
 
-from omnihub.hub.bus.base import Bus
+from omnihub.hub.bus.base import Bus, Envelope
 from omnihub.store.db import Database
 from omnihub.store.outbox import fetch_undispatched, mark_dispatched
 
 log = logging.getLogger("omnihub.dispatcher")
 
 LEASE_NAME = "outbox-dispatcher"
+
+Marker = Callable[[Sequence[int]], Awaitable[None]]
+_InFlight = asyncio.Queue[tuple[list[int], Awaitable[None]]]
 
 
 class OutboxDispatcher:
@@ -38,7 +51,8 @@ class OutboxDispatcher:
     def __init__(self, db: Database, bus: Bus, *, batch: int = 500, poll_interval: float = 0.5,
                  max_in_flight: int = 8, rescan_interval: float = 5.0,
                  use_lease: bool = True, lease_ttl: float = 15.0,
-                 holder: str | None = None, error_backoff: float = 1.0) -> None:
+                 holder: str | None = None, error_backoff: float = 1.0,
+                 marker: Marker | None = None, max_offered: int = 10_000) -> None:
         self.db = db
         self.bus = bus
         self.batch = batch
@@ -49,6 +63,12 @@ class OutboxDispatcher:
         self.error_backoff = error_backoff
         self.holder = holder or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._leases = _lease_module() if use_lease else None
+        # How settled rows are marked dispatched; the hub routes this through the ingest
+        # writer, so marks ride along in its next transaction instead of a commit of their own.
+        self.marker: Marker = marker or partial(mark_dispatched, db)
+        self.max_offered = max_offered
+        self._offered: deque[Envelope] = deque()
+        self._scan = True  # rows may wait in the table after the cursor
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.dispatched = 0  # rows marked dispatched by this instance (for metrics and tests)
@@ -56,6 +76,15 @@ class OutboxDispatcher:
 
     def notify(self) -> None:
         """New outbox rows were committed: look now instead of at the next poll."""
+        self._scan = True
+        self._wake.set()
+
+    def offer(self, envelopes: Sequence[Envelope]) -> None:
+        """Rows this process has just committed, in seq order: send them without a read."""
+        if not self.leading.is_set() or len(self._offered) + len(envelopes) > self.max_offered:
+            self.notify()  # not ours to send now, or too far behind: the table has them
+            return
+        self._offered.extend(envelopes)
         self._wake.set()
 
     async def start(self) -> None:
@@ -97,8 +126,7 @@ class OutboxDispatcher:
 
     async def _lead(self, token: int | None) -> None:
         """Submit batches while a marker task settles and marks them, until the lease is lost."""
-        in_flight: asyncio.Queue[tuple[list[int], Awaitable[None]]] = asyncio.Queue(
-            self.max_in_flight)
+        in_flight: _InFlight = asyncio.Queue(self.max_in_flight)
         async with asyncio.TaskGroup() as tasks:
             marker = tasks.create_task(self._mark_settled(in_flight))
             try:
@@ -106,10 +134,11 @@ class OutboxDispatcher:
             finally:
                 marker.cancel()
 
-    async def _submit_forever(self, in_flight: asyncio.Queue[tuple[list[int], Awaitable[None]]],
-                              token: int | None) -> None:
+    async def _submit_forever(self, in_flight: _InFlight, token: int | None) -> None:
         loop = asyncio.get_running_loop()
         cursor = 0
+        self._offered.clear()
+        self._scan = True
         last_rescan = last_renew = loop.time()
         while True:
             if token is not None and loop.time() - last_renew >= self.lease_ttl / 3:
@@ -120,35 +149,64 @@ class OutboxDispatcher:
                     await in_flight.join()
                     return
                 last_renew = loop.time()
+            if loop.time() - last_rescan >= self.rescan_interval:
+                await in_flight.join()  # settle, then start over from the first pending row
+                cursor, last_rescan, self._scan = 0, loop.time(), True
             self._wake.clear()
-            rows = await fetch_undispatched(self.db, self.batch, after=cursor)
+            rows = self._take_offered(cursor)
+            if not rows and self._scan:
+                self._scan = False
+                rows = await fetch_undispatched(self.db, self.batch, after=cursor)
+                if len(rows) == self.batch:  # more may follow (a notify() meanwhile stays set)
+                    self._scan = True
             if rows:
                 settled = await self.bus.submit(rows)
                 cursor = rows[-1].seq
                 await in_flight.put(([row.seq for row in rows], settled))
-            full = len(rows) == self.batch
-            if full and loop.time() - last_rescan < self.rescan_interval:
                 continue
-            await in_flight.join()  # caught up (or rescan due): settle, then start over
-            cursor, last_rescan = 0, loop.time()
-            if not full:
-                await self._sleep(self.poll_interval)
+            if not await self._sleep(self.poll_interval):
+                await in_flight.join()  # quiet for a poll interval: rescan from the start
+                cursor, last_rescan, self._scan = 0, loop.time(), True
 
-    async def _mark_settled(
-            self, in_flight: asyncio.Queue[tuple[list[int], Awaitable[None]]]) -> None:
+    def _take_offered(self, cursor: int) -> list[Envelope]:
+        """Offered rows that continue `cursor` without a gap; a gap asks for a scan instead."""
+        offered = self._offered
+        rows: list[Envelope] = []
+        while offered and len(rows) < self.batch:
+            envelope = offered[0]
+            if envelope.seq <= cursor:
+                offered.popleft()  # the scan has sent it already
+            elif envelope.seq == cursor + 1:
+                rows.append(offered.popleft())
+                cursor = envelope.seq
+            else:
+                self._scan = True
+                break
+        return rows
+
+    async def _mark_settled(self, in_flight: _InFlight) -> None:
+        """Mark batches once the bus has settled them, all that have piled up in one go."""
         while True:
-            seqs, settled = await in_flight.get()
+            taken = [await in_flight.get()]
+            while not in_flight.empty():
+                taken.append(in_flight.get_nowait())
             try:
-                await settled
-                await mark_dispatched(self.db, seqs)
+                for _seqs, settled in taken:
+                    await settled
+                seqs = [seq for batch, _settled in taken for seq in batch]
+                await self.marker(seqs)
                 self.dispatched += len(seqs)
             finally:
-                in_flight.task_done()
+                for _ in taken:
+                    in_flight.task_done()
 
-    async def _sleep(self, seconds: float) -> None:
-        """Wait for `notify()` or the poll interval, whichever comes first."""
-        with contextlib.suppress(TimeoutError):
+    async def _sleep(self, seconds: float) -> bool:
+        """Wait for `notify()`/`offer()` or the poll interval; True if woken."""
+        try:
             await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
 
 class _Leases(Protocol):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from omnihub.router.runtime import RoutingVersion
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -39,6 +44,32 @@ class Metrics:
             "omnihub_retrying_jobs", "Jobs waiting for a retry.", registry=r)
         self.store_up = Gauge("omnihub_store_up", "1 when the store answers.", registry=r)
         self.bus_up = Gauge("omnihub_bus_up", "1 when the bus answers.", registry=r)
+        self.routing_reload_errors = Counter(
+            "omnihub_routing_reload_errors", "routing.yaml versions refused on reload.",
+            registry=r)
+        self.routing_version = Gauge(
+            "omnihub_routing_version_info", "The routing.yaml version in force (value 1).",
+            ["sha256", "path"], registry=r)
+        self.routing_valid = Gauge(
+            "omnihub_routing_config_valid", "0 while the latest routing.yaml edit is refused.",
+            registry=r)
+        self.sla_breaches = Counter(
+            "omnihub_sla_breaches", "Missed SLA deadlines fired, by metric.", ["metric"],
+            registry=r)
+        self.assignments = Counter(
+            "omnihub_assignments", "Conversations handed to agents automatically, by group.",
+            ["group"], registry=r)
+
+    def routing_loaded(self, version: RoutingVersion) -> None:
+        """A routing version took effect: it alone is labelled as in force."""
+        self.routing_version.clear()
+        self.routing_version.labels(sha256=version.sha256 or "none",
+                                    path=str(version.path or "")).set(1)
+        self.routing_valid.set(1)
+
+    def routing_rejected(self) -> None:
+        self.routing_reload_errors.inc()
+        self.routing_valid.set(0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -42,6 +42,7 @@ __all__ = [
     "SecuritySettings",
     "ServerSettings",
     "StoreSettings",
+    "WebhookRetrySettings",
     "WebhookSubscription",
     "default_settings",
     "load_hub_settings",
@@ -178,8 +179,31 @@ class WebhookSubscription(Section):
         default_factory=lambda: ["*"], min_length=1)
 
 
+class WebhookRetrySettings(Section):
+    """How long outbound webhooks keep trying a receiver that is down: at least a day."""
+
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=900.0, gt=0)
+    dead_after_seconds: float = Field(default=2 * 86400.0, ge=86400)
+    #: how often due retries are looked for
+    poll_seconds: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> WebhookRetrySettings:
+        if self.backoff_max_seconds < self.backoff_base_seconds:
+            raise ValueError("backoff_max_seconds must not be below backoff_base_seconds")
+        return self
+
+
 class InboxSettings(Section):
     webhooks: list[WebhookSubscription] = Field(default_factory=list)
+    webhook_retry: WebhookRetrySettings = Field(default_factory=WebhookRetrySettings)
+    #: agents may edit or recall their own messages for this long after writing them
+    edit_window_seconds: float = Field(default=900.0, ge=0)
+    #: and edit each message at most this many times
+    max_edits: int = Field(default=5, ge=0)
+    #: seconds between the SSE stream's keep-alive comments
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
 
 Channels = Annotated[list[ChannelSettings], WrapValidator(validate_channels)]

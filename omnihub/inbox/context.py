@@ -15,6 +15,7 @@ from omnihub.inbox.params import InvalidInput
 from omnihub.inbox.permissions import Forbidden, Scope, allowed, require, scope_for
 from omnihub.normalizer.schema import Conversation
 from omnihub.router.config import RoutingConfig
+from omnihub.router.runtime import RoutingState
 from omnihub.store import NotFound
 from omnihub.store.audit import Actor
 from omnihub.store.conversation_ops import InvalidTransition, OpenConversationExists
@@ -25,9 +26,13 @@ log = logging.getLogger("omnihub.inbox")
 
 @dataclass
 class Inbox:
-    """What the agent API loads once at start: the routing file's groups and agents."""
+    """The agent API's view of the routing file: the version in force (hot-reloaded)."""
 
-    routing: RoutingConfig | None
+    routing_state: RoutingState
+
+    @property
+    def routing(self) -> RoutingConfig | None:
+        return self.routing_state.config
 
 
 INBOX = web.AppKey("inbox", Inbox)
@@ -35,11 +40,8 @@ SCOPE = web.RequestKey("scope", Scope)
 
 
 async def inbox_lifetime(app: web.Application) -> AsyncIterator[None]:
-    """Load routing.yaml (if configured) after the hub has started."""
-    from omnihub.router import load_routing
-
-    path = app[HUB].settings.routing
-    app[INBOX] = Inbox(routing=load_routing(path) if path is not None else None)
+    """Read groups and agents from the hub's routing state, which follows every reload."""
+    app[INBOX] = Inbox(app[HUB].routing)
     yield
 
 

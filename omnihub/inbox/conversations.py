@@ -27,6 +27,7 @@ from omnihub.inbox.context import (
 from omnihub.inbox.params import InvalidInput, json_body, query_choice, query_limit
 from omnihub.inbox.permissions import Forbidden
 from omnihub.normalizer.schema import Conversation
+from omnihub.router.config import RoutingConfig
 from omnihub.store.conversation_search import ConversationFilter
 
 STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
@@ -58,8 +59,12 @@ class TransferBody(Body):
 
 
 class EscalateBody(Body):
+    """Without `group`, routing.yaml's escalation target (the first step that transfers)
+    is used; without one there, the conversation stays in its group."""
+
     reason: Reason
     priority: int | None = Field(default=None, ge=0, le=1000)
+    group: Name | None = None
 
 
 class UpdateBody(Body):
@@ -186,11 +191,23 @@ async def transfer(request: web.Request) -> web.Response:
 async def escalate(request: web.Request) -> web.Response:
     """Anyone who works a conversation may escalate it; from then on a senior handles it."""
     body = await _body(request, EscalateBody)
-    await visible_conversation(request)
+    current = await visible_conversation(request)
+    routing = request.app[HUB].routing.config
+    if body.group is not None and routing is not None and body.group not in routing.groups:
+        raise InvalidInput("group", f"no group {body.group!r} in routing.yaml")
+    group = body.group or escalation_target(routing, current.group)
     conversation = await request.app[HUB].store.escalate(
-        request.match_info["id"], reason=body.reason, priority=body.priority,
+        request.match_info["id"], reason=body.reason, priority=body.priority, group=group,
         actor=actor_of(request), check=may_act_on(request))
     return json_response(conversation)
+
+
+def escalation_target(routing: RoutingConfig | None, group: str | None) -> str | None:
+    """The group the routing's escalation ladder transfers this group's conversations to."""
+    for step in routing.escalation if routing is not None else ():
+        if step.transfer_to and (not step.groups or group in step.groups):
+            return step.transfer_to
+    return None
 
 
 async def update(request: web.Request) -> web.Response:

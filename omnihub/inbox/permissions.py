@@ -47,6 +47,10 @@ PERMISSIONS: dict[str, str] = {
     "messages.read_marker": "agent",
     "events.stream": "agent",
     "audit.read": "supervisor",
+    "routing.read": "supervisor",  # the routing version in force and the last refused edit
+    "agents.read": "agent",
+    "agents.availability": "agent",  # your own; anyone's needs agents.manage
+    "agents.manage": "supervisor",
     "tokens.manage": "admin",
 }
 
@@ -76,6 +80,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/messages/{id}/recall"): "messages.edit",
     ("GET", "/api/v1/events"): "events.stream",
     ("GET", "/api/v1/audit"): "audit.read",
+    ("GET", "/api/v1/routing"): "routing.read",
+    ("GET", "/api/v1/agents"): "agents.read",
+    ("PUT", "/api/v1/agents/{id}/availability"): "agents.availability",
     ("GET", "/api/v1/tokens"): "tokens.manage",
     ("POST", "/api/v1/tokens"): "tokens.manage",
     ("DELETE", "/api/v1/tokens/{id}"): "tokens.manage",

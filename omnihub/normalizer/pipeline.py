@@ -15,8 +15,8 @@ message twice. Media is downloaded by the connectors (provider URL ->
 ``MediaRef`` is only checked, never fetched.
 
 A step is an async callable ``(message, warnings) -> message``: it returns a new model
-(``model_copy``) and appends a human-readable line to ``warnings`` for anything it had
-to drop or cut. A step raises only when the message cannot be kept at all.
+(``model_copy``), or the same one when it changed nothing, and appends a human-readable
+line to ``warnings`` for anything it had to drop or cut. A step raises only when the message cannot be kept at all.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class Sanitize:
                 text = part.text if part.text.strip() else html_to_text(html)
                 part = part.model_copy(update={"html": html or None, "text": text})
             parts.append(part)
-        return msg.model_copy(update={"parts": parts})
+        return _with_parts(msg, parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +144,7 @@ class BoundText:
                     what = "truncated to" if html else "dropped, over"
                     warnings.append(self._warning(index, "html", what))
             parts.append(part.model_copy(update=update) if update else part)
-        return msg.model_copy(update={"parts": parts})
+        return _with_parts(msg, parts)
 
     def _warning(self, index: int, field: str, what: str) -> str:
         return f"{self.name}: part #{index} {field} {what} {self.max_bytes} bytes"
@@ -180,11 +180,18 @@ class CheckMedia:
             parts.append(part)
         if not parts:
             raise MediaTooLarge(largest, self.max_bytes)
-        return msg.model_copy(update={"parts": parts})
+        return _with_parts(msg, parts)
 
     def _warning(self, index: int, what: str, size: int) -> str:
         limit = self.max_bytes
         return f"{self.name}: part #{index} {what} of {size} bytes dropped, over {limit} bytes"
+
+
+def _with_parts(msg: InboundMessage, parts: list[Part]) -> InboundMessage:
+    """`msg` with these parts; `msg` itself when every part is the one it had (no copy)."""
+    if len(parts) == len(msg.parts) and all(a is b for a, b in zip(parts, msg.parts)):
+        return msg
+    return msg.model_copy(update={"parts": parts})
 
 
 def default_pipeline(

@@ -85,9 +85,10 @@ async def apply_change(
     db: Database, conversation_id: str, actor: Actor, action: str,
     decide: Callable[[Conversation, datetime], Change | None], *,
     check: Check | None = None, on_commit: Callable[[], object] | None = None,
+    now: datetime | None = None,
 ) -> Conversation:
     """Run one operation in one transaction; return the conversation as now stored."""
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     async with db.write() as conn:
         before = await _read(conn, conversation_id, lock=True)
         if check is not None:
@@ -140,14 +141,21 @@ def transfer(group: str | None, assignee: str | None,
     return decide
 
 
-def escalate(reason: str, priority: int | None) -> Callable[[Conversation, datetime], Change]:
+def escalate(reason: str, priority: int | None,
+             group: str | None = None) -> Callable[[Conversation, datetime], Change]:
+    """One level up; with a `group` (the routing's escalation target) it also moves there,
+    unassigned, to be picked up by that group."""
     def decide(conv: Conversation, now: datetime) -> Change:
         _allowed_from("escalate", conv)
         values: dict[str, Any] = {"escalation_level": conv.escalation_level + 1}
+        data: dict[str, Any] = {"level": conv.escalation_level + 1, "reason": reason}
         if priority is not None:
             values["priority"] = priority
-        return Change("conversation.escalated", values,
-                      {"level": conv.escalation_level + 1, "reason": reason})
+        if group is not None and group != conv.group:
+            values.update(skill_group=group, assignee=None)
+            data.update({"from": {"group": conv.group, "assignee": conv.assignee},
+                         "transfer_to": group})
+        return Change("conversation.escalated", values, data)
     return decide
 
 
@@ -221,7 +229,7 @@ async def wake_snoozed(db: Database, *, now: datetime | None = None,
             return Change("conversation.reopened", {"status": "open", "snoozed_until": None},
                           {"previous_status": "snoozed", "reason": "snooze ended"})
         after = await apply_change(db, conversation_id, system, "conversation.wake", decide,
-                                   on_commit=on_commit)
+                                   on_commit=on_commit, now=now)
         if after.status == "open":
             woken.append(conversation_id)
     return woken

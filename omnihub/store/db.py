@@ -90,6 +90,10 @@ class Database:
                 raise StoreUnavailable("SQLite store needs a file path (sqlite:///data/omnihub.db)")
             # A first start on a fresh machine: the data directory may not exist yet.
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            if self.url.drivername == "sqlite+aiosqlite":
+                from omnihub.store.sqlite_driver import one_hop_dbapi
+
+                common["module"] = one_hop_dbapi()  # one thread hop per statement, not four
             self.writer = create_async_engine(self.url, pool_size=1, max_overflow=0, **common)
             self.reader = create_async_engine(self.url, pool_size=8, max_overflow=8, **common)
             _sqlite_pragmas(self.writer, begin="BEGIN IMMEDIATE")

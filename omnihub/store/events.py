@@ -10,14 +10,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from omnihub.hub.bus.base import Envelope
 from omnihub.normalizer.ids import new_id
-from omnihub.store.tables import outbox
+from omnihub.store.bulk import BulkInsert
+from omnihub.store.tables import outbox, outbox_pending
 
 __all__ = ["DELIVERY_TOPIC", "EVENT_TOPIC", "delivery_row", "event_row", "write_outbox"]
 
 EVENT_TOPIC = "event"
 DELIVERY_TOPIC = "delivery"
-_INSERT = sa.insert(outbox)
+_INSERT = BulkInsert(outbox)
+_INSERT_PENDING = BulkInsert(outbox_pending)
+_SELECT_SEQS = sa.select(outbox.c.seq, outbox.c.id).where(
+    outbox.c.id.in_(sa.bindparam("ids", expanding=True))
+)
 
 
 def event_row(
@@ -38,7 +44,6 @@ def event_row(
             "data": data,
         },
         "created_at": created_at,
-        "dispatched_at": None,
     }
 
 
@@ -58,11 +63,32 @@ def delivery_row(
             "channel_id": channel_id,
         },
         "created_at": created_at,
-        "dispatched_at": None,
     }
 
 
-async def write_outbox(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert outbox rows in one statement, inside the caller's transaction."""
-    if rows:
-        await conn.execute(_INSERT, list(rows))
+async def write_outbox(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Envelope]:
+    """Insert outbox rows and their pending marks inside the caller's transaction.
+
+    Returns the rows as envelopes in seq order, so that after commit the writer can hand
+    them to the dispatcher instead of the dispatcher reading them back.
+    """
+    if not rows:
+        return []
+    if conn.dialect.insert_returning:
+        inserted = await _INSERT.returning(conn, rows, "seq", "id")
+    else:  # MySQL has no INSERT ... RETURNING: look the seqs up by the unique event id
+        await _INSERT.execute(conn, rows)
+        inserted = list(await conn.execute(_SELECT_SEQS, {"ids": [row["id"] for row in rows]}))
+    seq_of = {event_id: seq for seq, event_id in inserted}
+    await _INSERT_PENDING.execute(conn, [{"seq": seq} for seq in sorted(seq_of.values())])
+    envelopes = [
+        Envelope(seq=seq_of[row["id"]], id=row["id"], topic=row["topic"], type=row["type"],
+                 key=row["key"], payload=row["payload"], created_at=row["created_at"])
+        for row in rows
+    ]
+    envelopes.sort(key=_by_seq)
+    return envelopes
+
+
+def _by_seq(envelope: Envelope) -> int:
+    return envelope.seq

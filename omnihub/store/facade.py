@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from omnihub.connectors.base import OutboundMessage
+from omnihub.hub.bus.base import Envelope
 from omnihub.normalizer.schema import (
     Conversation,
     Customer,
@@ -23,15 +24,18 @@ from omnihub.store import (
     conversations,
     customers,
     history,
+    message_ops,
     replies,
     updates,
 )
 from omnihub.store.audit import Actor, AuditEntry
 from omnihub.store.conversation_ops import Check
 from omnihub.store.conversation_search import ConversationFilter, Visibility
+from omnihub.store.message_ops import EditLimits, ReadMarker
 from omnihub.store.crypto import PiiCipher
 from omnihub.store.db import Database
 from omnihub.store.ingest import IngestResult, IngestWriter
+from omnihub.store.ingest_routing import IngestRouter
 from omnihub.store.paging import Page
 from omnihub.store.replies import DeliveryStatus
 
@@ -40,7 +44,8 @@ __all__ = ["Store"]
 
 class Store:
     """The repository API over one Database; `on_commit` is called after every commit
-    that wrote outbox rows (the outbox dispatcher's wake-up)."""
+    that wrote outbox rows (the outbox dispatcher's wake-up), except that ingest hands
+    its rows to `on_events` instead when given (the dispatcher's fast path)."""
 
     def __init__(
         self,
@@ -50,12 +55,15 @@ class Store:
         max_batch: int = 256,
         max_pending: int = 10_000,
         on_commit: Callable[[], object] | None = None,
+        on_events: Callable[[Sequence[Envelope]], object] | None = None,
+        router: IngestRouter | None = None,
     ) -> None:
         self.db = db
         self.cipher = cipher
         self.on_commit = on_commit
         self.writer = IngestWriter(
-            db, cipher, max_batch=max_batch, max_pending=max_pending, on_commit=on_commit
+            db, cipher, max_batch=max_batch, max_pending=max_pending, on_commit=on_commit,
+            on_events=on_events, router=router,
         )
 
     async def start(self) -> None:
@@ -68,6 +76,10 @@ class Store:
     async def ingest(self, message: InboundMessage) -> IngestResult:
         """Durably store one inbound message (group-committed); StoreBusy when saturated."""
         return await self.writer.ingest(message)
+
+    async def mark_dispatched(self, seqs: Sequence[int]) -> None:
+        """Mark outbox rows dispatched, in the same commit as the next ingest batch."""
+        await self.writer.mark_dispatched(seqs)
 
     async def apply_update(self, update: InboundUpdate) -> Message | None:
         """Apply a customer's edit or deletion of a stored message (idempotent)."""
@@ -183,9 +195,10 @@ class Store:
                                   conversation_ops.transfer(group, assignee, reason), check)
 
     async def escalate(self, conversation_id: str, *, reason: str, priority: int | None = None,
-                       actor: Actor, check: Check | None = None) -> Conversation:
+                       group: str | None = None, actor: Actor,
+                       check: Check | None = None) -> Conversation:
         return await self._change(conversation_id, actor, "conversation.escalate",
-                                  conversation_ops.escalate(reason, priority), check)
+                                  conversation_ops.escalate(reason, priority, group), check)
 
     async def update_conversation(self, conversation_id: str, fields: dict[str, Any], *,
                                   add_tags: list[str] | None = None,
@@ -241,6 +254,37 @@ class Store:
                          limit: int = 50, cursor: str | None = None) -> Page[AuditEntry]:
         return await audit.list_audit(self.db, target_id=target_id, actor=actor, limit=limit,
                                       cursor=cursor)
+
+    # --- the agent inbox: messages (store/message_ops.py) -------------------------------
+
+    async def get_message(self, message_id: str) -> Message | None:
+        return await message_ops.get_message(self.db, message_id)
+
+    async def edit_message(self, message_id: str, parts: Sequence[Part], *, actor: Actor,
+                           limits: EditLimits, check: Callable[[Message], None] | None = None
+                           ) -> tuple[Message, str]:
+        return await message_ops.change_message(self.db, message_id, parts=parts, actor=actor,
+                                                limits=limits, check=check,
+                                                on_commit=self.on_commit)
+
+    async def recall_message(self, message_id: str, *, actor: Actor, limits: EditLimits,
+                             check: Callable[[Message], None] | None = None
+                             ) -> tuple[Message, str]:
+        return await message_ops.change_message(self.db, message_id, parts=None, actor=actor,
+                                                limits=limits, check=check,
+                                                on_commit=self.on_commit)
+
+    async def sent_target(self, message: Message,
+                          pick: Callable[[list[Identity]], Identity | None]
+                          ) -> OutboundMessage | None:
+        return await message_ops.sent_target(self.db, self.cipher, message, pick)
+
+    async def set_read_marker(self, agent: str, conversation_id: str,
+                              message_id: str) -> ReadMarker:
+        return await message_ops.set_read_marker(self.db, agent, conversation_id, message_id)
+
+    async def read_markers(self, conversation_id: str) -> list[ReadMarker]:
+        return await message_ops.read_markers_of(self.db, conversation_id)
 
     def _notify(self) -> None:
         if self.on_commit is not None:

@@ -22,11 +22,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from omnihub.hub.bus.base import Envelope
 from omnihub.normalizer.ids import new_id
 from omnihub.normalizer.schema import Conversation, Identity, InboundMessage, Message
+from omnihub.store.bulk import BulkInsert
 from omnihub.store.crypto import ADDRESS_PURPOSE, RAW_PAYLOAD_PURPOSE, PiiCipher
 from omnihub.store.events import event_row, write_outbox
+from omnihub.store.ingest_routing import (
+    IngestRouter,
+    Routed,
+    apply_follow_ups,
+    customer_facts,
+    follow_ups,
+    routed_columns,
+)
 from omnihub.store.rows import (
+    CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
     conversation_row,
     message_from_row,
@@ -41,11 +52,11 @@ __all__ = ["MAX_FUTURE_SKEW", "MAX_RAW_BYTES", "IngestResult", "store_batch"]
 MAX_RAW_BYTES = 64 * 1024
 MAX_FUTURE_SKEW = timedelta(minutes=5)  # a provider clock further ahead is not trusted
 
-_INSERT_CUSTOMER = sa.insert(customers)
-_INSERT_IDENTITY = sa.insert(identities)
-_INSERT_CONVERSATION = sa.insert(conversations)
-_INSERT_RAW = sa.insert(raw_payloads)
-_INSERT_MESSAGE = sa.insert(messages)
+_INSERT_CUSTOMER = BulkInsert(customers)
+_INSERT_IDENTITY = BulkInsert(identities)
+_INSERT_CONVERSATION = BulkInsert(conversations)
+_INSERT_RAW = BulkInsert(raw_payloads)
+_INSERT_MESSAGE = BulkInsert(messages)
 _NOW = sa.bindparam("now", type_=UTCDateTime())
 _TOUCH_CONVERSATIONS = (
     sa.update(conversations)
@@ -109,7 +120,8 @@ _SELECT_OWNERS = sa.select(
     identities.c.kind.in_(sa.bindparam("kinds", expanding=True)),
     identities.c.blind_index.in_(sa.bindparam("indexes", expanding=True)),
 )
-_SELECT_OPEN = sa.select(conversations.c.id, conversations.c.open_key).where(
+# The whole row: routing re-arms deadlines and wakes snoozed conversations from it.
+_SELECT_OPEN = sa.select(*CONVERSATION_COLUMNS, conversations.c.open_key).where(
     conversations.c.open_key.in_(sa.bindparam("keys", expanding=True))
 )
 
@@ -137,18 +149,32 @@ async def _owners(conn: AsyncConnection, keys: set[tuple[str, str]]) -> dict[tup
     return {(r.kind, r.blind_index): r.customer_id for r in rows if (r.kind, r.blind_index) in keys}
 
 
-async def _open_conversations(conn: AsyncConnection, keys: set[str]) -> dict[str, str]:
+async def _open_conversations(
+    conn: AsyncConnection, keys: set[str], rows_by_id: dict[str, Any]
+) -> dict[str, str]:
+    """open_key -> id of the open conversations; their rows go into `rows_by_id`."""
     if not keys:
         return {}
-    rows = await conn.execute(_SELECT_OPEN, {"keys": sorted(keys)})
-    return {r.open_key: r.id for r in rows}
+    found = {}
+    for r in await conn.execute(_SELECT_OPEN, {"keys": sorted(keys)}):
+        rows_by_id[r.id] = r._mapping
+        found[r.open_key] = r.id
+    return found
 
 
 async def store_batch(
-    conn: AsyncConnection, cipher: PiiCipher, batch: Sequence[InboundMessage]
-) -> tuple[list[IngestResult], bool]:
+    conn: AsyncConnection,
+    cipher: PiiCipher,
+    batch: Sequence[InboundMessage],
+    router: IngestRouter | None = None,
+) -> tuple[list[IngestResult], list[Envelope]]:
     """Store a batch inside `conn`'s transaction; return one result per item, in order,
-    and whether anything was written (so the caller knows to wake the outbox)."""
+    and the outbox rows written (for the dispatcher, once committed).
+
+    With a `router`, new conversations are created routed (category, group, priority,
+    tags, due times; one more query for the tags and attributes of known customers), and
+    an answered conversation the customer writes to again gets its next-response deadline.
+    """
     now = datetime.now(UTC)
     stored = await _stored_messages(conn, batch)
 
@@ -178,7 +204,18 @@ async def store_batch(
         for i in new_items
         if not customer_of[i][1]
     }
-    open_conversations = await _open_conversations(conn, wanted)
+    open_rows: dict[str, Any] = {}
+    open_conversations = await _open_conversations(conn, wanted, open_rows)
+    facts: dict[str, tuple[list[str], dict[str, Any]]] = {}
+    if router is not None:
+        opening = {
+            customer_of[i][0]
+            for i in new_items
+            if not customer_of[i][1]
+            and open_key(customer_of[i][0], batch[i].channel_id, batch[i].thread_key)
+            not in open_conversations
+        }
+        facts = await customer_facts(conn, opening)
 
     results: list[IngestResult | None] = [None] * len(batch)
     new_message_ids: dict[tuple[str, str], str] = {}
@@ -189,7 +226,11 @@ async def store_batch(
         conversation_id = open_conversations.get(key)
         conversation_created = conversation_id is None
         if conversation_id is None:
-            conversation_id = _open_conversation(inbound, customer_id, key, writes, now)
+            routed = None
+            if router is not None:
+                tags, attributes = facts.get(customer_id, ([], {}))
+                routed = router.route(inbound, tags, attributes, now)
+            conversation_id = _open_conversation(inbound, customer_id, key, writes, now, routed)
             open_conversations[key] = conversation_id
         else:
             writes.touched.add(conversation_id)
@@ -206,8 +247,22 @@ async def store_batch(
             message = first.message if first is not None else message_from_row(stored[key])
             results[index] = IngestResult(message, True, False, False)
 
-    await _execute(conn, writes, now)
-    return [r for r in results if r is not None], bool(new_items)
+    # Conversations that existed before this batch (not those it created) and got a message.
+    existing = (open_rows[c] for c in sorted(writes.touched) if c in open_rows)
+    updates, woken = follow_ups(router, existing, now)
+    await apply_follow_ups(conn, updates)
+    writes.outbox[:0] = [
+        event_row(
+            "conversation.reopened",
+            {"conversation": c.model_dump(mode="json"), "actor": "customer",
+             "previous_status": "snoozed", "reason": "customer wrote"},
+            key=c.id,
+            now=now,
+        )
+        for c in woken
+    ]
+    envelopes = await _execute(conn, writes, now)
+    return [r for r in results if r is not None], envelopes
 
 
 def _resolve_customer(
@@ -255,9 +310,14 @@ def _resolve_customer(
 
 
 def _open_conversation(
-    inbound: InboundMessage, customer_id: str, key: str, writes: _Writes, now: datetime
+    inbound: InboundMessage,
+    customer_id: str,
+    key: str,
+    writes: _Writes,
+    now: datetime,
+    routed: Routed | None = None,
 ) -> str:
-    conversation = Conversation.model_construct(
+    fields: dict[str, Any] = dict(
         id=new_id(),
         customer_id=customer_id,
         channel_id=inbound.channel_id,
@@ -281,15 +341,13 @@ def _open_conversation(
         resolved_at=None,
         closed_at=None,
     )
+    fields.update(routed_columns(routed))
+    conversation = Conversation.model_construct(**fields)
     writes.conversations.append(conversation_row(conversation, open_key=key))
-    writes.outbox.append(
-        event_row(
-            "conversation.created",
-            conversation.model_dump(mode="json"),
-            key=conversation.id,
-            now=now,
-        )
-    )
+    data = conversation.model_dump(mode="json")
+    if routed is not None:
+        data["routing"] = dict(routed.event)
+    writes.outbox.append(event_row("conversation.created", data, key=conversation.id, now=now))
     return conversation.id
 
 
@@ -346,7 +404,7 @@ def _new_message(
     return message
 
 
-async def _execute(conn: AsyncConnection, writes: _Writes, now: datetime) -> None:
+async def _execute(conn: AsyncConnection, writes: _Writes, now: datetime) -> list[Envelope]:
     """Insert parents before children (foreign keys), then touch the conversations."""
     for statement, rows in (
         (_INSERT_CUSTOMER, writes.customers),
@@ -355,9 +413,9 @@ async def _execute(conn: AsyncConnection, writes: _Writes, now: datetime) -> Non
         (_INSERT_RAW, writes.raw_payloads),
         (_INSERT_MESSAGE, writes.messages),
     ):
-        if rows:
-            await conn.execute(statement, rows)
-    await write_outbox(conn, writes.outbox)
+        await statement.execute(conn, rows)
+    envelopes = await write_outbox(conn, writes.outbox)
     touched = writes.touched - {c["id"] for c in writes.conversations}
     if touched:
         await conn.execute(_TOUCH_CONVERSATIONS, {"ids": sorted(touched), "now": now})
+    return envelopes

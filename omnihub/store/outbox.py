@@ -1,8 +1,9 @@
 """Reading the outbox, and the durable retry jobs behind the dead-letter list.
 
 The outbox rows themselves are written by store/events.py in the transaction of the
-change that caused them; here the dispatcher reads and marks them, SSE replays the event
-log, and consumers keep their failures as `jobs` rows so retries outlive the process.
+change that caused them, each with an `outbox_pending` mark; here the dispatcher reads
+them and clears the marks, SSE replays the event log, and consumers keep their failures
+as `jobs` rows so retries outlive the process.
 Everything works alike on SQLite, PostgreSQL and MySQL/MariaDB: claims are conditional
 UPDATEs whose rowcount says who won, so several processes can share the work.
 """
@@ -21,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihub.hub.bus.base import Envelope
 from omnihub.store.db import Database
-from omnihub.store.tables import jobs, outbox
+from omnihub.store.tables import jobs, outbox, outbox_pending
 
 __all__ = [
     "Job", "JobNotDead", "JobNotFound", "OutboxDepth", "RetryPolicy", "claim_due_jobs",
-    "complete_job", "dead_count", "enqueue_behind", "events_after", "fetch_undispatched",
+    "clear_pending", "complete_job", "dead_count", "enqueue_behind", "events_after",
+    "fetch_undispatched",
     "get_job", "has_pending_for_key", "list_dead", "mark_dispatched", "outbox_depth",
     "record_failure", "release_jobs", "replay_dead", "retrying_count",
 ]
@@ -102,21 +104,23 @@ def _chunks(values: Sequence[int]) -> Iterable[Sequence[int]]:
 
 async def fetch_undispatched(db: Database, limit: int, *, after: int = 0) -> list[Envelope]:
     """Undispatched rows with seq > `after`, in seq order."""
-    query = (sa.select(outbox).where(outbox.c.dispatched_at.is_(None), outbox.c.seq > after)
-             .order_by(outbox.c.seq).limit(limit))
+    query = (sa.select(outbox).join(outbox_pending, outbox_pending.c.seq == outbox.c.seq)
+             .where(outbox_pending.c.seq > after).order_by(outbox_pending.c.seq).limit(limit))
     async with db.read() as conn:
         return [_envelope(row) for row in await conn.execute(query)]
 
 
-async def mark_dispatched(db: Database, seqs: Sequence[int], *,
-                          now: datetime | None = None) -> None:
+async def mark_dispatched(db: Database, seqs: Sequence[int]) -> None:
     """Record that these rows reached the bus (and so every consumer group)."""
-    if not seqs:
-        return
-    async with db.write() as conn:
-        for chunk in _chunks(sorted(seqs)):
-            await conn.execute(outbox.update().where(outbox.c.seq.in_(chunk))
-                               .values(dispatched_at=_now(now)))
+    if seqs:
+        async with db.write() as conn:
+            await clear_pending(conn, seqs)
+
+
+async def clear_pending(conn: AsyncConnection, seqs: Sequence[int]) -> None:
+    """`mark_dispatched` inside the caller's transaction (the ingest writer's, say)."""
+    for chunk in _chunks(sorted(seqs)):
+        await conn.execute(outbox_pending.delete().where(outbox_pending.c.seq.in_(chunk)))
 
 
 async def events_after(db: Database, seq: int, limit: int = 500) -> list[Envelope]:
@@ -129,8 +133,8 @@ async def events_after(db: Database, seq: int, limit: int = 500) -> list[Envelop
 
 async def outbox_depth(db: Database, *, now: datetime | None = None) -> OutboxDepth:
     """How many rows wait for the dispatcher, and how long the oldest has waited."""
-    query = sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
-        outbox.c.dispatched_at.is_(None))
+    query = sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).select_from(
+        outbox_pending.join(outbox, outbox.c.seq == outbox_pending.c.seq))
     async with db.read() as conn:
         count, oldest = (await conn.execute(query)).one()
     if oldest is None:

@@ -29,9 +29,10 @@ from omnihub.store.events import delivery_row, event_row, write_outbox
 from omnihub.store.rows import MESSAGE_COLUMNS, message_from_row, message_row
 from omnihub.store.tables import conversations, identities, messages
 
-__all__ = ["DeliveryStatus", "delivery_target", "mark_delivery", "queue_reply"]
+__all__ = ["SYSTEM_AUTHOR", "DeliveryStatus", "delivery_target", "mark_delivery", "queue_reply"]
 
 DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
+SYSTEM_AUTHOR = "system"  # automatic messages (auto-replies): not an agent's answer
 # The statuses each new status may replace: never backwards, "failed" only before delivery.
 _FORWARD_FROM: dict[str, tuple[str, ...]] = {
     "sent": ("queued",),
@@ -116,11 +117,15 @@ async def queue_reply(
                 rows.append(delivery_row(message.id, conversation_id, conv.channel_id, now=now))
             await write_outbox(conn, rows)
             changes: dict[str, Any] = {"updated_at": now}
-            if not private:  # a note is not an answer: the customer is still waiting
+            if not private:
+                changes["last_message_at"] = now
+            # A note is not an answer, nor is an automatic one (author "system": the
+            # router's auto-reply): the customer is still waiting and the clocks run on.
+            if not private and author != SYSTEM_AUTHOR:
                 changes.update(
                     first_response_at=sa.func.coalesce(conversations.c.first_response_at, now),
                     waiting_since=None,
-                    last_message_at=now,
+                    next_response_due=None,
                 )
             await conn.execute(
                 sa.update(conversations)

@@ -148,8 +148,17 @@ outbox = sa.Table(
     sa.Column("key", sa.String(64)),  # ordering key: the conversation id
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("dispatched_at", UTCDateTime),
-    sa.Index("ix_outbox_dispatched_at_seq", "dispatched_at", "seq"),
+    **MYSQL_OPTIONS,
+)
+
+# The outbox rows the dispatcher still owes the bus: one integer per row, inserted in the
+# same transaction and deleted once the bus has the row. Marking a row dispatched then
+# deletes a tiny row instead of rewriting the outbox row (JSON payload and all).
+outbox_pending = sa.Table(
+    "outbox_pending",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=False),
     **MYSQL_OPTIONS,
 )
 
@@ -272,5 +281,41 @@ message_edits = sa.Table(
     sa.Column("editor", sa.String(80), nullable=False),
     sa.Column("before_parts", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+
+# --- routing (0003_routing) ----------------------------------------------------------
+
+# Whether an agent takes new work: online / away / offline, set through the API. An
+# agent with no row is offline.
+agent_status = sa.Table(
+    "agent_status",
+    metadata,
+    sa.Column("agent", sa.String(80), primary_key=True),
+    sa.Column("availability", sa.String(16), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+# The round-robin pointer of each skill group: the agent it handed work to last, kept in
+# the store so that restarts and several hub processes continue one rotation.
+routing_rotation = sa.Table(
+    "routing_rotation",
+    metadata,
+    sa.Column("skill_group", sa.String(64), primary_key=True),
+    sa.Column("last_agent", sa.String(80), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+# SLA breaches and escalation steps already fired, one row each: the primary key is what
+# makes every breach and step fire once, whichever process gets there first.
+sla_fired = sa.Table(
+    "sla_fired",
+    metadata,
+    sa.Column("conversation_id", ID(), sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("key", sa.String(160), primary_key=True),  # breach:<metric>[@due] | step:<name>
+    sa.Column("fired_at", UTCDateTime, nullable=False),
     **MYSQL_OPTIONS,
 )

@@ -54,36 +54,40 @@ def parse_post(channel_id: str, data: Any, *, raw: bytes | None = None) -> Inbou
     except ValidationError as exc:
         raise BadPayload(_describe(exc)) from None
     # The shop signs the post, so every address it sends is vouched for (verified).
-    identities = [Identity(kind=IDENTITY_KIND, address=customer_address(channel_id, post.customer.external_id),
-                           verified=True)]
+    identities = [_verified(IDENTITY_KIND, customer_address(channel_id, post.customer.external_id))]
     # A bad address from the shop's own system is its bug to fix: refuse it by name
     # rather than silently storing the message without it.
     try:
         if post.customer.email:
-            identities.append(Identity(kind="email", address=normalize_email(post.customer.email),
-                                       verified=True))
+            identities.append(_verified("email", normalize_email(post.customer.email)))
     except InvalidAddress as exc:
         raise BadPayload(f"customer.email: {exc}") from None
     try:
         if post.customer.phone:
-            identities.append(Identity(kind="phone", address=normalize_phone(post.customer.phone),
-                                       verified=True))
+            identities.append(_verified("phone", normalize_phone(post.customer.phone)))
     except InvalidAddress as exc:
         raise BadPayload(f"customer.phone: {exc}") from None
     parts: list[Part] = list(post.parts or [])
     if post.text:
-        parts.insert(0, TextPart(text=post.text))
-    return InboundMessage(
+        parts.insert(0, TextPart.model_construct(kind="text", text=post.text, html=None))
+    # Everything below was validated as ApiPost (ids, lengths, at least one part), so
+    # the models are built without validating it a second time: this runs per message.
+    return InboundMessage.model_construct(
         channel_id=channel_id,
         channel_type="api",
         external_id=post.external_id,
-        sender=Sender(identities=identities, display_name=post.customer.name),
+        sender=Sender.model_construct(identities=identities, display_name=post.customer.name),
         thread_key=post.thread,
         parts=parts,
         sent_at=post.sent_at,
+        reply_to_external_id=None,
         raw=raw,
         raw_content_type="application/json",
     )
+
+
+def _verified(kind: str, address: str) -> Identity:
+    return Identity.model_construct(kind=kind, address=address, verified=True)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import ClassVar, TypeVar
@@ -86,15 +85,14 @@ def _send_error(exc: Exception) -> SendError:
         status = exc.response.status_code
         error = str(exc.response.get("error", ""))
         if status == 429 or status >= 500 or error in _TEMPORARY_ERRORS:
-            retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
-                "retry-after")
-            return TemporarySendError(f"Slack: {error or status}",
-                                      retry_after=float(retry_after) if retry_after else None)
+            header = str(exc.response.headers.get("Retry-After", ""))  # case-insensitive
+            retry_after = float(header) if header.isdigit() else None
+            return TemporarySendError(f"Slack: {error or status}", retry_after=retry_after)
         return PermanentSendError(f"Slack: {error or status}")
     return TemporarySendError(f"Slack unreachable: {type(exc).__name__}: {exc}")
 
 
-_FAILURES = (SlackApiError, SlackRequestError, aiohttp.ClientError, asyncio.TimeoutError)
+_FAILURES = (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError)
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -179,7 +177,7 @@ class SlackConnector(Connector):
         except _DownloadRefused as exc:
             log.warning("channel %s: file not downloaded: %s", self.channel_id, exc)
             return None
-        except (aiohttp.ClientError, asyncio.TimeoutError, _DownloadFailed) as exc:
+        except (TimeoutError, aiohttp.ClientError, _DownloadFailed) as exc:
             raise ProviderUnavailable(f"Slack file download failed: {exc!r}") from None
 
     async def _stream(self, url: str) -> AsyncIterator[bytes]:

@@ -216,5 +216,6 @@ def parse_event(channel_id: str, payload: Any, *, bot_user_id: str | None = None
     try:
         return handler(body, ctx)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        detail = exc.errors(include_url=False)[0]["msg"] if isinstance(exc, ValidationError) else exc
-        raise BadPayload(f"malformed Slack {name}: {type(exc).__name__}: {detail}") from None
+        if isinstance(exc, ValidationError):  # name the field, not pydantic's whole report
+            raise BadPayload(f"malformed Slack {name}: {exc.errors()[0]['msg']}") from None
+        raise BadPayload(f"malformed Slack {name}: {type(exc).__name__}: {exc}") from None

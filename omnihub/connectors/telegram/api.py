@@ -10,7 +10,6 @@ The token is part of every URL, so no URL or raw client error text leaves this m
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +79,7 @@ class BotApi:
                                        headers={"Content-Type": "application/json"},
                                        timeout=self._timeout) as resp:
                 return await self._result(method, resp)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise BotApiUnreachable(f"{method}: {self._scrub(exc)}") from None
 
     async def download(self, file_path: str) -> AsyncIterator[bytes]:
@@ -91,7 +90,7 @@ class BotApi:
                     raise BotApiError("download", resp.status, resp.reason or "")
                 async for chunk in resp.content.iter_chunked(_CHUNK):
                     yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise BotApiUnreachable(f"download: {self._scrub(exc)}") from None
 
     def _form(self, params: Mapping[str, Any],

@@ -90,7 +90,8 @@ class TelegramConnector(Connector):
                 "allowed_updates": list(HANDLERS),
             })
         except (BotApiError, BotApiUnreachable) as exc:
-            raise WebhookSetupFailed(f"channel {self.channel_id}: setWebhook failed: {exc}") from None
+            raise WebhookSetupFailed(
+                f"channel {self.channel_id}: setWebhook failed: {exc}") from None
         log.info("channel %s: Telegram webhook set to %s", self.channel_id, self.webhook_url)
 
     async def parse_webhook(self, request: WebhookRequest) -> ParsedWebhook:

@@ -51,6 +51,7 @@ __all__ = [
     "FileToFetch",
     "Pending",
     "TelegramEvent",
+    "content_type",
     "external_id",
     "parse_update",
     "update_type",

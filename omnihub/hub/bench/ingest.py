@@ -1,9 +1,18 @@
 """Ingest: signed API-channel messages into the hub, against a bare aiohttp handler.
 
-Per rep, one fresh request file is signed and replayed at both servers (the order
-alternates between reps so drift hits both alike), each run after its own warm-up.
-The figure that travels between machines is the ratio hub/bare of the same rep.
-Afterwards the hub is SIGKILLed and its store counted: every 2xx must be on disk.
+Two phases, both reported:
+
+- warm store (the headline): before anything is measured, every one of the bench's
+  customers writes once, so the measured messages come from returning customers, as
+  most real traffic does (a message and its event; the customer and the conversation
+  exist);
+- cold store: every message comes from a customer the hub has never seen (a customer,
+  an identity and a conversation more per message), the worst case.
+
+Per rep, fresh request files are signed and replayed at both servers (the order
+alternates between reps so drift hits both alike). The figure that travels between
+machines is the ratio hub/bare of the same rep and phase. Afterwards the hub is
+SIGKILLed and its store counted: every 2xx must be on disk.
 """
 
 from __future__ import annotations
@@ -24,6 +33,10 @@ from omnihub.hub.bench.summary import IngestSummary, Run, summarize
 # Requests signed per second of run: above this the file wraps, and a repeated
 # external_id would be deduplicated by the hub (the report then says so).
 RATE_CEILING = 20_000
+CUSTOMERS = 10_000  # senders of the warm phase; each is seeded once before measuring
+SEED_PREFIX = "seed-"  # external ids of the seeding messages (not counted as measured)
+SEED_ROUND_SECONDS = 5.0
+SEED_ROUNDS = 12
 
 
 class IngestBench:
@@ -34,7 +47,8 @@ class IngestBench:
         self.workdir = workdir
         self.generator = resolve_generator(options.generator)
         self.pinned = options.pin and can_pin()
-        self.runs: list[Run] = []
+        self.runs: list[Run] = []  # warm store
+        self.cold_runs: list[Run] = []
         self.hub_ok_answers = 0
         self.hub_wraps = 0
         self.errors: list[str] = []
@@ -44,9 +58,10 @@ class IngestBench:
 
     def drive(
         self, server: Server, requests_file: Path, duration: float,
-        tick: Callable[[], None] | None = None,
+        tick: Callable[[], None] | None = None, counted: bool = True,
     ) -> LoadResult:
-        """One closed-loop run; every answer counts toward the correctness checks."""
+        """One closed-loop run; unless not `counted` (seeding, which replays its file until
+        every customer is in), every answer counts toward the correctness checks."""
         result = run_load(
             self.generator, url=server.url(f"/webhooks/{targets.CHANNEL_ID}"),
             requests_file=requests_file, workdir=self.workdir, duration=duration,
@@ -57,32 +72,56 @@ class IngestBench:
                 f"{server.name}: {result.non_2xx} non-2xx answers and "
                 f"{result.socket_errors} socket errors in {result.requests} requests"
             )
-        if server.name == "hub":
+        if server.name == "hub" and counted:
             self.hub_ok_answers += result.ok_answers
             self.hub_wraps += result.wraps
         return result
 
-    def request_file(self, name: str, seconds: float) -> Path:
-        """Sign requests for `seconds` at the rate ceiling, right before they are used."""
+    def request_file(self, name: str, seconds: float, *, cold: bool = False) -> Path:
+        """Sign requests for `seconds` at the rate ceiling, right before they are used;
+        `cold`: every request from a new customer."""
         count = math.ceil(RATE_CEILING * seconds) + self.options.connections
         written = write_requests(
             self.workdir / f"{name}.requests", count=count, secret=targets.CHANNEL_SECRET,
             channel_id=targets.CHANNEL_ID, tag=f"{name}-{secrets.token_hex(4)}",
+            customers=None if cold else CUSTOMERS,
         )
         return written.path
 
-    def measure(self, server: Server, rep: int, warm: Path, measured: Path) -> None:
-        """Warm up, then one measured run whose server CPU is charged to its requests."""
+    def seed(self, hub: Server, db_path: Path) -> None:
+        """Every bench customer writes once, so the warm phase measures returning ones."""
         say = self.options.progress
-        if self.options.warmup > 0:
+        seeds = write_requests(
+            self.workdir / "seed.requests", count=CUSTOMERS, secret=targets.CHANNEL_SECRET,
+            channel_id=targets.CHANNEL_ID, tag=f"{SEED_PREFIX}{secrets.token_hex(4)}",
+            customers=CUSTOMERS, customer_order="each",
+        ).path
+        try:
+            for round_ in range(SEED_ROUNDS):
+                say(f"  seeding {CUSTOMERS:,} customers (round {round_ + 1})")
+                self.drive(hub, seeds, SEED_ROUND_SECONDS, counted=False)
+                if targets.count_customers(db_path) >= CUSTOMERS:
+                    return
+            self.errors.append(f"seeding did not store all {CUSTOMERS:,} customers in "
+                               f"{SEED_ROUNDS * SEED_ROUND_SECONDS:g}s; the warm figures are not warm")
+        finally:
+            seeds.unlink()
+
+    def measure(self, server: Server, rep: int, warm: Path | None, measured: Path,
+                into: list[Run]) -> None:
+        """Warm up (given a file), then one measured run whose server CPU is charged to
+        its requests."""
+        say = self.options.progress
+        phase = "warm store" if into is self.runs else "cold store"
+        if warm is not None and self.options.warmup > 0:
             say(f"  rep {rep + 1}: {server.name} warm-up {self.options.warmup:g}s")
             self.drive(server, warm, self.options.warmup)
-        say(f"  rep {rep + 1}: {server.name} {self.options.duration:g}s")
+        say(f"  rep {rep + 1}: {server.name} {phase} {self.options.duration:g}s")
         window = CpuWindow(server)
         result = self.drive(server, measured, self.options.duration, tick=window.tick)
         cpu_used, busy = window.close()
         per_request = cpu_used / result.requests * 1e6 if result.requests else math.nan
-        self.runs.append(Run(server.name, rep, result, per_request, busy))
+        into.append(Run(server.name, rep, result, per_request, busy))
 
     def run(self) -> Report:
         opts = self.options
@@ -94,21 +133,30 @@ class IngestBench:
         try:
             hub.wait_ready()
             bare.wait_ready()
+            self.seed(hub, db_path)
             for rep in range(opts.reps):
+                order = (bare, hub) if rep % 2 == 0 else (hub, bare)
                 warm = self.request_file(f"rep{rep}-warm", opts.warmup)
                 measured = self.request_file(f"rep{rep}", opts.duration)
-                for server in (bare, hub) if rep % 2 == 0 else (hub, bare):
-                    self.measure(server, rep, warm, measured)
+                for server in order:
+                    self.measure(server, rep, warm, measured, self.runs)
                 warm.unlink()  # a few hundred MB per rep: do not let them pile up
                 measured.unlink()
+                cold = self.request_file(f"rep{rep}-cold", opts.duration, cold=True)
+                for server in order:  # warm already: no warm-up of its own
+                    self.measure(server, rep, None, cold, self.cold_runs)
+                cold.unlink()
         finally:
             hub.kill()
             bare.kill()
-        stored = targets.count_messages(db_path)
+        stored = targets.count_messages(db_path, excluding_prefix=SEED_PREFIX)
         summary = summarize(self.runs, stored=stored, ok_answers=self.hub_ok_answers)
-        return self.report(summary, loop)
+        cold_summary = summarize(self.cold_runs, stored=stored, ok_answers=self.hub_ok_answers)
+        return self.report(summary, loop, cold_summary)
 
-    def report(self, summary: IngestSummary, loop: str) -> Report:
+    def report(self, summary: IngestSummary, loop: str,
+               cold: IngestSummary | None = None) -> Report:
+        """`summary` is the warm store's (the headline); `cold` the cold store's."""
         opts = self.options
         pin_note = (
             f"pinned: server CPU {SERVER_CPU}, load CPU {LOAD_CPU}" if self.pinned else "not pinned"
@@ -128,14 +176,33 @@ class IngestBench:
             problems.append(
                 f"only {summary.stored} messages stored for {summary.ok_answers} 2xx answers"
             )
+        lines = [
+            heading,
+            f"warm store (headline): all {CUSTOMERS:,} customers seeded before measuring; "
+            "every message from a returning customer",
+            *summary.table(),
+        ]
+        figures = {
+            "generator": self.generator, "loop": loop, "pinned": self.pinned,
+            "rate_ceiling": RATE_CEILING, "phase": "warm store", **summary.as_dict(),
+            "runs": [run.as_dict() for run in self.runs],
+        }
+        if cold is not None:
+            lines += [
+                "cold store: every message from a new customer (customer, identity and "
+                "conversation created per message)",
+                *cold.figures_table(),
+                *cold.noise_warning(),
+                f"cold store (every message a new customer) ratio hub/bare: "
+                f"{cold.ratio.median:.2f}",
+                f"warm store (returning customers) ratio hub/bare: {summary.ratio.median:.2f}",
+            ]
+            figures["cold"] = {**cold.as_dict(),
+                               "runs": [run.as_dict() for run in self.cold_runs]}
         return Report(
             name="ingest",
-            lines=[heading, *summary.table()],
-            figures={
-                "generator": self.generator, "loop": loop, "pinned": self.pinned,
-                "rate_ceiling": RATE_CEILING, **summary.as_dict(),
-                "runs": [run.as_dict() for run in self.runs],
-            },
+            lines=lines,
+            figures=figures,
             final_line=f"ingest ratio hub/bare: {summary.ratio.median:.2f}",
             ok=not problems,
             problems=problems,

@@ -47,12 +47,17 @@ def message_texts(count: int, length: int, seed: int = 7) -> list[str]:
     return texts
 
 
-def build_body(external_id: str, customer: int, text: str) -> bytes:
+def customer_ref(customer: int) -> str:
+    """The shop's id of bench customer number `customer`."""
+    return f"cust-{customer:05d}"
+
+
+def build_body(external_id: str, customer: str, text: str) -> bytes:
     """The JSON an API channel accepts (issue 2: external_id, customer, text)."""
     return orjson.dumps(
         {
             "external_id": external_id,
-            "customer": {"external_id": f"cust-{customer:05d}", "name": f"Customer {customer}"},
+            "customer": {"external_id": customer, "name": f"Customer {customer}"},
             "text": text,
         }
     )
@@ -78,12 +83,20 @@ def write_requests(
     secret: str,
     channel_id: str,
     tag: str,
-    customers: int = 10_000,
+    customers: int | None = 10_000,
     text_length: int = 900,
     timestamp: int | None = None,
     seed: int = 1,
+    customer_order: str = "random",
 ) -> RequestFile:
-    """Write `count` signed requests with unique external ids `<tag>-<n>` over `customers`."""
+    """Write `count` signed requests with unique external ids `<tag>-<n>`.
+
+    The senders are drawn at random from `customers` bench customers, or taken in turn
+    (`customer_order="each"`, to seed every one of them once); with `customers=None`
+    every message comes from a customer of its own that the hub has never seen.
+    """
+    if customer_order not in ("random", "each"):
+        raise ValueError("customer_order is 'random' or 'each'")
     if count < 1:
         raise ValueError("a request file needs at least one request")
     rng = random.Random(seed)
@@ -92,7 +105,13 @@ def write_requests(
     size = 0
     with path.open("wb") as out:
         for n in range(count):
-            body = build_body(f"{tag}-{n:08d}", rng.randrange(customers), texts[n % len(texts)])
+            if customers is None:
+                customer = f"{tag}-new-{n:08d}"
+            elif customer_order == "each":
+                customer = customer_ref(n % customers)
+            else:
+                customer = customer_ref(rng.randrange(customers))
+            body = build_body(f"{tag}-{n:08d}", customer, texts[n % len(texts)])
             request = build_request(url_path, body, sign(secret, body, timestamp=timestamp))
             record = b"%d\n%b" % (len(request), request)
             out.write(record)

@@ -87,6 +87,18 @@ class IngestSummary:
         return self.ratio.median >= TARGET_RATIO and self.hub.p99_ms.median < TARGET_P99_MS
 
     def table(self) -> list[str]:
+        """The figures, then the durability check and the verdict on the target."""
+        verdict = "met" if self.target_met else "NOT met"
+        return [
+            *self.figures_table(),
+            f"durable before ack: {self.stored:,} messages stored for {self.ok_answers:,} "
+            f"2xx answers (hub SIGKILLed first): {'ok' if self.durable else 'FAILED'}",
+            f"target ratio >= {TARGET_RATIO} with hub p99 < {TARGET_P99_MS:g} ms: {verdict}",
+            *self.noise_warning(),
+        ]
+
+    def figures_table(self) -> list[str]:
+        """Both servers' figures and the per-rep ratios, without checks or verdict."""
         rows = [
             [
                 name,
@@ -99,15 +111,10 @@ class IngestSummary:
             for name, figures in (("bare", self.bare), ("hub", self.hub))
         ]
         header = ["server", "msgs/s", "p50 ms", "p99 ms", "CPU µs/req", "CPU busy"]
-        verdict = "met" if self.target_met else "NOT met"
         return [
             *format_table(header, rows),
             f"CPU per request hub/bare: {format_spread(self.cpu_ratio, 2)}",
-            f"durable before ack: {self.stored:,} messages stored for {self.ok_answers:,} "
-            f"2xx answers (hub SIGKILLed first): {'ok' if self.durable else 'FAILED'}",
-            f"target ratio >= {TARGET_RATIO} with hub p99 < {TARGET_P99_MS:g} ms: {verdict}",
             f"ratio per rep: {format_spread(self.ratio, 3)}",
-            *self.noise_warning(),
         ]
 
     def noise_warning(self) -> list[str]:

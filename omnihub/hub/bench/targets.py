@@ -69,12 +69,26 @@ def start_bare(workdir: Path, cpu: int | None, loop: str) -> Server:
     return start_server("bare", argv, port=port, log=workdir / "bare.log", cpu=cpu, cwd=workdir)
 
 
-def count_messages(db_path: Path, channel_id: str = CHANNEL_ID) -> int:
-    """Messages the hub stored for the bench channel, read straight from the SQLite file."""
+def count_messages(db_path: Path, channel_id: str = CHANNEL_ID, *,
+                   excluding_prefix: str | None = None) -> int:
+    """Messages the hub stored for the bench channel, read straight from the SQLite file;
+    those whose external id starts with `excluding_prefix` are not counted."""
     if not db_path.exists():
         return 0
+    sql = "SELECT count(*) FROM messages WHERE channel_id = ?"
+    params: tuple[str | int, ...] = (channel_id,)
+    if excluding_prefix is not None:
+        sql += " AND substr(external_id, 1, ?) != ?"
+        params += (len(excluding_prefix), excluding_prefix)
     with closing(sqlite3.connect(db_path)) as conn:
-        (count,) = conn.execute(
-            "SELECT count(*) FROM messages WHERE channel_id = ?", (channel_id,)
-        ).fetchone()
+        (count,) = conn.execute(sql, params).fetchone()
+    return int(count)
+
+
+def count_customers(db_path: Path) -> int:
+    """Customers in the hub's store (read while it runs: WAL lets a reader in)."""
+    if not db_path.exists():
+        return 0
+    with closing(sqlite3.connect(db_path, timeout=10)) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM customers").fetchone()
     return int(count)

@@ -73,7 +73,7 @@ async def test_fixture_through_the_hub(name: str, slack_hub: SlackHub,
         [row] = rows
         assert body["messages"] == [{"id": row["id"], "duplicate": False}]
         assert [p["kind"] for p in row["parts"]] == detail
-        for part, content in zip(row["parts"][1:], (JPEG, PDF)):
+        for part, content in zip(row["parts"][1:], (JPEG, PDF), strict=False):
             assert part["media"]["sha256"] == hashlib.sha256(content).hexdigest()
 
 

@@ -103,3 +103,17 @@ def test_ingest_report_voids_figures_on_errors(tmp_path: Path) -> None:
     assert not lost.ok
     assert lost.problems[0].startswith("hub: 3 non-2xx")
     assert "only 4 messages stored for 5 2xx answers" in lost.problems[1]
+
+
+def test_ingest_report_states_warm_headline_and_cold_figures(tmp_path: Path) -> None:
+    from omnihub.hub.bench.base import BenchOptions
+    from omnihub.hub.bench.ingest import IngestBench
+
+    bench_run = IngestBench(BenchOptions(generator="python", pin=False), tmp_path)
+    cold = summarize([RUNS[0], _run("hub", 0, 4_000, 20.0, 40.0)], stored=5, ok_answers=5)
+    report = bench_run.report(summarize(RUNS, stored=5, ok_answers=5), "uvloop", cold)
+    assert report.final_line == "ingest ratio hub/bare: 0.25"
+    assert any(line.startswith("warm store (headline)") for line in report.lines)
+    assert "cold store (every message a new customer) ratio hub/bare: 0.10" in report.lines
+    assert "warm store (returning customers) ratio hub/bare: 0.25" in report.lines
+    assert report.figures["cold"]["ratio"]["median"] == pytest.approx(0.1)

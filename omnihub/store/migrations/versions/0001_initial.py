@@ -172,13 +172,19 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=64), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("dispatched_at", UTC_DATETIME, nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
         sa.UniqueConstraint("id", name=op.f("uq_outbox_id")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
     )
-    op.create_index("ix_outbox_dispatched_at_seq", "outbox", ["dispatched_at", "seq"])
+
+    op.create_table(
+        "outbox_pending",
+        sa.Column("seq", SERIAL, autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox_pending")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
+    )
 
     op.create_table(
         "jobs",
@@ -251,6 +257,7 @@ def downgrade() -> None:
         "api_tokens",
         "merges",
         "jobs",
+        "outbox_pending",
         "outbox",
         "messages",
         "raw_payloads",

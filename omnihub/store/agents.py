@@ -1,0 +1,98 @@
+"""Agents as assignment sees them: availability (set through the API) and open load.
+
+Availability is one row per agent (no row: offline). Open load is counted from the
+conversations themselves, never kept as a counter, so it cannot drift from the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import sqlalchemy as sa
+
+from omnihub.normalizer.schema import OPEN_STATUSES
+from omnihub.store.audit import Actor, write_audit
+from omnihub.store.db import Database
+from omnihub.store.events import event_row, write_outbox
+from omnihub.store.tables import agent_status, conversations
+
+__all__ = ["AVAILABILITIES", "AgentStatus", "Availability", "availability_of", "open_loads",
+           "set_availability"]
+
+Availability = Literal["online", "away", "offline"]
+AVAILABILITIES: tuple[Availability, ...] = ("online", "away", "offline")
+_a = agent_status.c
+_c = conversations.c
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    agent: str
+    availability: Availability
+    updated_at: datetime | None
+
+
+async def set_availability(db: Database, agent: str, availability: Availability, *,
+                           actor: Actor, on_commit: Callable[[], object] | None = None,
+                           now: datetime | None = None) -> tuple[AgentStatus, bool]:
+    """Set an agent's availability; return it and whether it changed (idempotent).
+
+    A change emits `agent.availability` (the assigner hands the queue out when an agent
+    comes online) and is audited, in the same transaction.
+    """
+    if availability not in AVAILABILITIES:
+        raise ValueError(f"availability must be one of {', '.join(AVAILABILITIES)}")
+    if not 1 <= len(agent) <= 80:
+        raise ValueError("agent must be 1 to 80 characters")
+    now = now or datetime.now(UTC)
+    async with db.write() as conn:
+        row = (await conn.execute(sa.select(_a.availability, _a.updated_at)
+                                  .where(_a.agent == agent))).first()
+        before = row.availability if row is not None else "offline"
+        if row is not None and before == availability:
+            return AgentStatus(agent, availability, row.updated_at), False
+        if row is None:
+            await conn.execute(sa.insert(agent_status).values(
+                agent=agent, availability=availability, updated_at=now))
+        else:
+            await conn.execute(sa.update(agent_status).where(_a.agent == agent).values(
+                availability=availability, updated_at=now))
+        data = {"agent": agent, "availability": availability, "previous": before,
+                "actor": actor.author}
+        await write_outbox(conn, [event_row("agent.availability", data, key=None, now=now)])
+        await write_audit(conn, actor, "agent.availability", "agent", agent,
+                          before={"availability": before}, after={"availability": availability},
+                          now=now)
+    if on_commit is not None:
+        on_commit()
+    return AgentStatus(agent, availability, now), True
+
+
+async def availability_of(db: Database, agents: Collection[str] | None = None
+                          ) -> dict[str, AgentStatus]:
+    """Stored availability of the given agents (all agents with a row when None)."""
+    query = sa.select(_a.agent, _a.availability, _a.updated_at)
+    if agents is not None:
+        if not agents:
+            return {}
+        query = query.where(_a.agent.in_(sorted(agents)))
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return {r.agent: AgentStatus(r.agent, r.availability, r.updated_at) for r in rows}
+
+
+async def open_loads(db: Database, agents: Collection[str] | None = None) -> dict[str, int]:
+    """Open (open, pending, snoozed) conversations per assignee; agents with none are left out."""
+    query = (sa.select(_c.assignee, sa.func.count())
+             .where(_c.assignee.is_not(None), _c.status.in_(OPEN_STATUSES))
+             .group_by(_c.assignee))
+    if agents is not None:
+        if not agents:
+            return {}
+        query = query.where(_c.assignee.in_(sorted(agents)))
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return {assignee: int(count) for assignee, count in rows}

@@ -1,0 +1,121 @@
+"""A skill group's queue and the facts automatic assignment reads: who waits, in what
+order, who served a customer last, where the round-robin rotation stands.
+
+The queue is not a table: it is the group's open, unassigned conversations, read in
+serving order (priority first, then the longest waiting). Assigning one is conditional
+(still unassigned, still in that group), so several hub processes handing out the same
+queue never give one conversation to two agents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from omnihub.normalizer.schema import Conversation
+from omnihub.store.audit import Actor
+from omnihub.store.conversation_ops import Change, apply_change
+from omnihub.store.db import Database
+from omnihub.store.tables import conversations, routing_rotation
+
+__all__ = ["ROUTER_ACTOR", "Waiting", "assign_from_queue", "last_agents", "queued",
+           "rotation_of", "save_rotation"]
+
+ROUTER_ACTOR = Actor("router", "system")
+QUEUED_STATUSES = ("open", "pending")  # a snoozed conversation is not waiting for anyone
+_c = conversations.c
+_r = routing_rotation.c
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A conversation in a group's queue."""
+
+    conversation_id: str
+    customer_id: str
+    priority: int
+    waiting_since: datetime
+
+
+async def queued(db: Database, group: str, *, limit: int = 200) -> list[Waiting]:
+    """The group's unassigned open conversations in serving order."""
+    since = sa.func.coalesce(_c.waiting_since, _c.created_at)
+    query = (sa.select(_c.id, _c.customer_id, _c.priority, since.label("since"))
+             .where(_c.skill_group == group, _c.assignee.is_(None),
+                    _c.status.in_(QUEUED_STATUSES))
+             .order_by(_c.priority.desc(), since, _c.id).limit(limit))
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return [Waiting(r.id, r.customer_id, r.priority, _aware(r.since)) for r in rows]
+
+
+def _aware(at: datetime) -> datetime:
+    """coalesce() bypasses the column type on some drivers: make the result aware UTC."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+async def last_agents(db: Database, customer_ids: Collection[str]) -> dict[str, str]:
+    """For sticky groups: the agent each customer's most recent assigned conversation has."""
+    if not customer_ids:
+        return {}
+    query = (sa.select(_c.customer_id, _c.assignee)
+             .where(_c.customer_id.in_(sorted(customer_ids)), _c.assignee.is_not(None))
+             .order_by(_c.updated_at.desc(), _c.id.desc()))
+    found: dict[str, str] = {}
+    async with db.read() as conn:
+        for customer_id, assignee in (await conn.execute(query)).all():
+            found.setdefault(customer_id, assignee)
+    return found
+
+
+async def rotation_of(db: Database, groups: Collection[str]) -> dict[str, str]:
+    """The round-robin pointer of each group: the agent served last."""
+    if not groups:
+        return {}
+    async with db.read() as conn:
+        rows = (await conn.execute(sa.select(_r.skill_group, _r.last_agent)
+                                   .where(_r.skill_group.in_(sorted(groups))))).all()
+    return {group: agent for group, agent in rows}
+
+
+async def save_rotation(db: Database, group: str, agent: str) -> None:
+    """Move a group's round-robin pointer (an upsert that works on all three databases)."""
+    now = datetime.now(UTC)
+    async with db.write() as conn:
+        updated = await conn.execute(sa.update(routing_rotation).where(_r.skill_group == group)
+                                     .values(last_agent=agent, updated_at=now))
+        if updated.rowcount:
+            return
+        try:
+            async with conn.begin_nested():
+                await conn.execute(sa.insert(routing_rotation).values(
+                    skill_group=group, last_agent=agent, updated_at=now))
+        except IntegrityError:  # another process created it first: ours is as good
+            await conn.execute(sa.update(routing_rotation).where(_r.skill_group == group)
+                               .values(last_agent=agent, updated_at=now))
+
+
+async def assign_from_queue(db: Database, conversation_id: str, agent: str, group: str, *,
+                            strategy: str, on_commit: Callable[[], object] | None = None
+                            ) -> Conversation | None:
+    """Give a queued conversation to `agent`; None if it left the queue meanwhile."""
+    assigned = False
+
+    def decide(conv: Conversation, now: datetime) -> Change | None:
+        nonlocal assigned
+        if conv.assignee is not None or conv.group != group or conv.status not in QUEUED_STATUSES:
+            return None
+        assigned = True
+        return Change("conversation.assigned", {"assignee": agent},
+                      {"assignee": agent, "previous_assignee": None,
+                       "reason": f"routing: {strategy} in group {group}"})
+
+    after = await apply_change(db, conversation_id, ROUTER_ACTOR, "conversation.route_assign",
+                               decide, on_commit=on_commit)
+    return after if assigned else None

@@ -1,0 +1,94 @@
+"""Outbound webhooks: a receiver that is down at first gets everything once it is back,
+signed, in order per conversation, and only the event types it subscribed to."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from omnihub.hub import signing
+from omnihub.inbox.webhooks_out import matches
+from omnihub.store.tables import jobs, outbox
+
+from .conftest import api_post
+
+HOOK_SECRET = "hook-secret-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_event_patterns() -> None:
+    assert matches(["*"], "message.received")
+    assert matches(["message.*"], "message.status")
+    assert not matches(["message.*"], "messages.x")
+    assert not matches(["message.*"], "conversation.created")
+    assert matches(["conversation.closed"], "conversation.closed")
+    assert not matches(["conversation.closed"], "conversation.closed.x")
+
+
+async def test_down_receiver_gets_everything_in_order_once_back(make_hub, make_store_url) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    hub = await make_hub(await make_store_url("sqlite"), extra={"inbox": {
+        "webhooks": [{"url": url, "secret": HOOK_SECRET, "events": ["message.*"]}],
+        "webhook_retry": {"backoff_base_seconds": 0.05, "backoff_max_seconds": 0.2,
+                          "poll_seconds": 0.05}}})
+    for n in range(6):  # two customers, interleaved: two conversations
+        resp = await hub.post_message(api_post(f"m-{n}", customer=f"c-{n % 2}", text=f"t{n}"))
+        assert resp.status == 200
+    async with hub.hub.db.read() as conn:
+        expected = (await conn.execute(
+            sa.select(outbox.c.id, outbox.c.key).where(outbox.c.topic == "event",
+                                                       outbox.c.type == "message.received")
+            .order_by(outbox.c.seq))).all()
+    assert len(expected) == 6
+    waiting = 0
+    for _ in range(1000):  # the first attempts fail: the receiver is not listening yet
+        async with hub.hub.db.read() as conn:
+            waiting = await conn.scalar(sa.select(sa.func.count()).select_from(jobs))
+        if waiting == 6:
+            break
+        await asyncio.sleep(0.02)
+    assert waiting == 6
+    await asyncio.sleep(0.3)  # a few retry rounds against the closed port
+
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        signing.verify(HOOK_SECRET, body, request.headers.get(signing.HEADER))
+        payload = orjson.loads(body)
+        assert request.headers["Omnihub-Event-Id"] == payload["id"]
+        assert set(payload) == {"id", "type", "created_at", "data"}
+        received.append(payload)
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    server = TestServer(app, host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        for _ in range(1500):  # generous: the suite may run on a loaded machine
+            if {p["id"] for p in received} >= {row.id for row in expected}:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await server.close()
+    assert {p["id"] for p in received} == {row.id for row in expected}
+    assert {p["type"] for p in received} == {"message.received"}
+    for key in {row.key for row in expected}:
+        want = [row.id for row in expected if row.key == key]
+        got = list(dict.fromkeys(p["id"] for p in received if p["data"]["conversation_id"] == key))
+        assert got == want
+    async with hub.hub.db.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(jobs)) == 0

@@ -1,0 +1,127 @@
+"""Agents' availability through the API: who may set it, what it shows, and that coming
+online hands the queue out."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from omnihub.store.tables import conversations
+
+from .conftest import HubClient, api_post, routing_file
+
+
+@pytest.fixture
+async def desk_hub(make_hub, make_store_url, tmp_path: Path) -> HubClient:  # type: ignore[no-untyped-def]
+    return await make_hub(await make_store_url("sqlite"),
+                          extra={"routing": str(routing_file(tmp_path))})
+
+
+async def put(client: HubClient, agent: str, availability: Any, as_: dict[str, str]) -> Any:
+    return await client.http.put(f"/api/v1/agents/{agent}/availability",
+                                 json={"availability": availability}, headers=as_)
+
+
+# (who asks, whose availability, status expected)
+WHO_MAY = [
+    pytest.param(("agent", "ann"), "ann", 200, id="an agent sets its own"),
+    pytest.param(("agent", "ann"), "bob", 403, id="an agent may not set another's"),
+    pytest.param(("senior", "sam"), "bob", 403, id="nor may a senior"),
+    pytest.param(("supervisor", "sue"), "bob", 200, id="a supervisor sets anyone's"),
+]
+
+
+@pytest.mark.parametrize(("who", "agent", "status"), WHO_MAY)
+async def test_who_may_set_availability(desk_hub: HubClient, who: tuple[str, str], agent: str,
+                                        status: int) -> None:
+    resp = await put(desk_hub, agent, "online", await desk_hub.token(*who))
+    assert resp.status == status, await resp.text()
+
+
+@pytest.mark.parametrize("value", ["busy", None, 1])
+async def test_a_bad_availability_is_422(desk_hub: HubClient, value: Any) -> None:
+    resp = await put(desk_hub, "ann", value, await desk_hub.token("agent", "ann"))
+    assert resp.status == 422
+    assert (await resp.json())["error"]["field"] == "availability"
+
+
+async def test_listing_shows_availability_capacity_and_load(desk_hub: HubClient) -> None:
+    ann = await desk_hub.token("agent", "ann")
+    assert (await (await put(desk_hub, "ann", "away", ann)).json())["changed"] is True
+    assert (await (await put(desk_hub, "ann", "away", ann)).json())["changed"] is False
+    body = await (await desk_hub.http.get("/api/v1/agents", headers=ann)).json()
+    by_id = {a["id"]: a for a in body["agents"]}
+    assert [a["id"] for a in body["agents"]] == ["ann", "bob", "cat", "dan", "sam", "sue"]
+    assert by_id["ann"]["availability"] == "away" and by_id["bob"]["availability"] == "offline"
+    assert by_id["cat"]["capacity"] == {"sales": 1}
+    assert by_id["ann"]["capacity"] == {"returns": 3, "sales": 2, "support": 2}
+    assert by_id["ann"]["open_conversations"] == 0
+
+
+async def test_coming_online_takes_the_queue(desk_hub: HubClient) -> None:
+    resp = await desk_hub.post_message(api_post("m-1", customer="c-1", text="it is broken"))
+    assert resp.status == 200
+    db = desk_hub.hub.db
+    async with db.write() as conn:  # queued in support, whatever ingest decided
+        await conn.execute(sa.update(conversations).values(skill_group="support", assignee=None))
+    bob = await desk_hub.token("agent", "bob")
+    body = await (await put(desk_hub, "bob", "online", bob)).json()
+    # handed out by this call, or first by the assigner reacting to the event on the bus
+    assert [a["agent"] for a in body["assigned"]] in (["bob"], [])
+    listing = await (await desk_hub.http.get("/api/v1/agents", headers=bob)).json()
+    assert {a["id"]: a["open_conversations"] for a in listing["agents"]}["bob"] == 1
+
+
+# (body sent, group afterwards)
+ESCALATIONS = [
+    pytest.param({"reason": "angry"}, "senior", id="routing's escalation target"),
+    pytest.param({"reason": "angry", "group": "returns"}, "returns", id="a group given"),
+]
+
+
+@pytest.mark.parametrize(("body", "group"), ESCALATIONS)
+async def test_escalate_moves_to_the_escalation_target(desk_hub: HubClient, body: dict[str, Any],
+                                                       group: str) -> None:
+    resp = await desk_hub.post_message(api_post("m-1", customer="c-1", text="hello"))
+    message_id = (await resp.json())["messages"][0]["id"]
+    message = await desk_hub.hub.store.get_message(message_id)
+    assert message is not None
+    async with desk_hub.hub.db.write() as conn:
+        await conn.execute(sa.update(conversations).values(skill_group="sales", assignee="ann"))
+    ann = await desk_hub.token("agent", "ann")
+    resp = await desk_hub.http.post(f"/api/v1/conversations/{message.conversation_id}/escalate",
+                                    json=body, headers=ann)
+    assert resp.status == 200, await resp.text()
+    after = await resp.json()
+    assert (after["group"], after["assignee"], after["escalation_level"]) == (group, None, 1)
+
+
+async def test_escalate_to_an_unknown_group_is_422(desk_hub: HubClient) -> None:
+    resp = await desk_hub.post_message(api_post("m-1", customer="c-1", text="hello"))
+    message = await desk_hub.hub.store.get_message((await resp.json())["messages"][0]["id"])
+    assert message is not None
+    resp = await desk_hub.http.post(
+        f"/api/v1/conversations/{message.conversation_id}/escalate",
+        json={"reason": "x", "group": "nowhere"}, headers=await desk_hub.token("supervisor", "sue"))
+    assert resp.status == 422 and (await resp.json())["error"]["field"] == "group"
+
+
+async def test_a_routed_message_is_assigned_through_the_bus(desk_hub: HubClient) -> None:
+    """End to end: webhook -> ingest routes to returns -> conversation.created on the bus
+    -> the assigner gives it to the online agent."""
+    await put(desk_hub, "bob", "online", await desk_hub.token("agent", "bob"))
+    resp = await desk_hub.post_message(api_post("m-1", customer="c-1", text="refund please"))
+    message = await desk_hub.hub.store.get_message((await resp.json())["messages"][0]["id"])
+    assert message is not None
+    for _ in range(200):
+        conversation = await desk_hub.hub.store.get_conversation(message.conversation_id)
+        assert conversation is not None
+        if conversation.assignee is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert (conversation.group, conversation.category, conversation.assignee) == (
+        "returns", "after-sales", "bob")
