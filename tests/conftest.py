@@ -6,14 +6,18 @@ starts any that is down. A missing server fails the test: nothing is skipped.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from aiohttp.test_utils import TestClient, TestServer
 
 from omnihub.store.db import Database, async_url
 from omnihub.store.migrate import upgrade
@@ -78,3 +82,34 @@ async def db(store_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def redis_url() -> str:
     return REDIS_URL
+
+
+StartHub = Callable[[dict[str, Any]], Awaitable[TestClient]]
+
+
+@pytest.fixture
+async def start_hub(tmp_path: Path) -> AsyncIterator[StartHub]:
+    """Factory: a whole hub from a hub.yaml mapping, behind aiohttp's test client.
+
+    The mapping goes through the real loader (written out as a file), so tests exercise the
+    same validation as `omnihub serve`. `data_dir` and an in-process bus are defaults.
+    `client.app` is the application; every hub started is closed after the test.
+    """
+    from omnihub.hub.app import create_app
+    from omnihub.hub.settings import load_hub_settings
+
+    clients: list[TestClient] = []
+
+    async def start(config: dict[str, Any]) -> TestClient:
+        full = {"data_dir": str(tmp_path / "data"), "bus": {"url": "memory://"}, **config}
+        path = tmp_path / f"hub-{len(clients)}.yaml"
+        path.write_text(json.dumps(full))
+        client = TestClient(TestServer(create_app(load_hub_settings(path))))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        await client.close()
+

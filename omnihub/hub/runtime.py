@@ -11,6 +11,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
@@ -85,6 +86,7 @@ async def open_hub(settings: HubSettings) -> AsyncIterator[Hub]:
         store = Store(db, cipher, on_commit=dispatcher.notify, on_events=dispatcher.offer,
                       router=RoutingHook(routing) if settings.routing is not None else None)
         dispatcher.marker = store.mark_dispatched  # marks ride along in ingest commits
+        store.csat_window = timedelta(days=settings.inbox.csat.answer_window_days)
         await store.start()
         stack.push_async_callback(store.close)
         http = aiohttp.ClientSession()

@@ -195,6 +195,16 @@ class WebhookRetrySettings(Section):
         return self
 
 
+class CsatSettings(Section):
+    """The satisfaction survey sent when a conversation is closed (store/csat.py)."""
+
+    enabled: bool = True
+    question: str = Field(default="How satisfied were you? Reply 1–5", min_length=1,
+                          max_length=1000)
+    #: an answer counts when it arrives within this many days of the survey
+    answer_window_days: float = Field(default=7.0, gt=0, le=365)
+
+
 class InboxSettings(Section):
     webhooks: list[WebhookSubscription] = Field(default_factory=list)
     webhook_retry: WebhookRetrySettings = Field(default_factory=WebhookRetrySettings)
@@ -204,6 +214,7 @@ class InboxSettings(Section):
     max_edits: int = Field(default=5, ge=0)
     #: seconds between the SSE stream's keep-alive comments
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    csat: CsatSettings = Field(default_factory=CsatSettings)
 
 
 Channels = Annotated[list[ChannelSettings], WrapValidator(validate_channels)]

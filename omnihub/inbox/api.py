@@ -15,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from omnihub.hub.http import Handler, json_error, json_response
 from omnihub.hub.runtime import HUB
 from omnihub.inbox.auth import API_PREFIX, bearer_auth, principal_of
+from omnihub.inbox.canned import render_for
 from omnihub.inbox.context import actor_of, visible_conversation
 from omnihub.inbox.params import InvalidInput, json_body, query_limit
 from omnihub.normalizer.schema import Part, TextPart
-from omnihub.store import InvalidCursor
+from omnihub.store import InvalidCursor, NotFound
+from omnihub.store.canned import find_canned
 
 
 @web.middleware
@@ -48,6 +50,7 @@ def confined(prefix: str, *middlewares: Middleware) -> Middleware:
 
 def setup_api(app: web.Application) -> None:
     from omnihub.inbox import admin, conversations, events_stream, messages, openapi, routing_api
+    from omnihub.inbox import canned, stats, workbench
     from omnihub.inbox.context import inbox_errors, inbox_lifetime
     from omnihub.inbox.permissions import require_permissions
 
@@ -66,6 +69,9 @@ def setup_api(app: web.Application) -> None:
     events_stream.setup(app)
     admin.setup(app)
     routing_api.setup(app)
+    canned.setup(app)
+    stats.setup(app)
+    workbench.setup(app)  # /inbox/, the agents' page, and GET /api/v1/me
     openapi.setup(app)
 
 
@@ -117,18 +123,20 @@ async def conversation_messages(request: web.Request) -> web.Response:
 
 
 class Reply(BaseModel):
-    """An agent's answer: `text`, or `parts` for attachments and richer content."""
+    """An agent's answer: `text`, `parts` for attachments and richer content, or `canned`:
+    a canned reply's shortcut (`/refund`), rendered for this conversation and sent as text."""
 
     model_config = ConfigDict(extra="forbid")
 
     text: str | None = Field(default=None, min_length=1, max_length=65536)
     parts: list[Part] | None = Field(default=None, min_length=1)
+    canned: str | None = Field(default=None, min_length=1, max_length=64)
     private: bool = False
 
     @model_validator(mode="after")
     def _one_of(self) -> Reply:
-        if (self.text is None) == (self.parts is None):
-            raise ValueError("give exactly one of `text` or `parts`")
+        if sum(x is not None for x in (self.text, self.parts, self.canned)) != 1:
+            raise ValueError("give exactly one of `text`, `parts` or `canned`")
         return self
 
 
@@ -142,8 +150,19 @@ async def send_message(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 128:
         raise InvalidInput("Idempotency-Key", "must be 1 to 128 characters")
+    headers = None
+    if reply.canned is not None:
+        try:
+            template = await find_canned(hub.db, reply.canned)
+        except NotFound as exc:
+            raise InvalidInput("canned", str(exc)) from None
+        rendered = await render_for(request, template.body, conversation_id)
+        if not rendered.text.strip():
+            raise InvalidInput("canned", f"{reply.canned} renders to empty text here")
+        reply.text = rendered.text
+        headers = {"Omnihub-Canned-Warnings": ",".join(rendered.warnings)}
     parts = reply.parts or [TextPart(text=reply.text or "")]
     message, created = await hub.store.queue_reply(
         conversation_id, parts, author=f"agent:{principal_of(request).agent}",
         idempotency_key=key, private=reply.private, actor=actor_of(request))
-    return json_response(message, status=201 if created else 200)
+    return json_response(message, status=201 if created else 200, headers=headers)

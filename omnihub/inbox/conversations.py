@@ -26,9 +26,11 @@ from omnihub.inbox.context import (
 )
 from omnihub.inbox.params import InvalidInput, json_body, query_choice, query_limit
 from omnihub.inbox.permissions import Forbidden
-from omnihub.normalizer.schema import Conversation
+from omnihub.normalizer.schema import Conversation, TextPart
 from omnihub.router.config import RoutingConfig
 from omnihub.store.conversation_search import ConversationFilter
+from omnihub.store.csat import SURVEY_KEY
+from omnihub.store.replies import SYSTEM_AUTHOR
 
 STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -179,9 +181,17 @@ async def assign(request: web.Request) -> web.Response:
     return json_response(conversation)
 
 
+def _known_group(request: web.Request, group: str | None) -> None:
+    """A group the routing in force doesn't know would strand the conversation: 422."""
+    routing = request.app[HUB].routing.config
+    if group is not None and routing is not None and group not in routing.groups:
+        raise InvalidInput("group", f"no group {group!r} in routing.yaml")
+
+
 async def transfer(request: web.Request) -> web.Response:
     body = await _body(request, TransferBody)
     await visible_conversation(request)
+    _known_group(request, body.group)
     conversation = await request.app[HUB].store.transfer(
         request.match_info["id"], group=body.group, assignee=body.assignee, reason=body.reason,
         actor=actor_of(request), check=may_act_on(request))
@@ -192,10 +202,8 @@ async def escalate(request: web.Request) -> web.Response:
     """Anyone who works a conversation may escalate it; from then on a senior handles it."""
     body = await _body(request, EscalateBody)
     current = await visible_conversation(request)
-    routing = request.app[HUB].routing.config
-    if body.group is not None and routing is not None and body.group not in routing.groups:
-        raise InvalidInput("group", f"no group {body.group!r} in routing.yaml")
-    group = body.group or escalation_target(routing, current.group)
+    _known_group(request, body.group)
+    group = body.group or escalation_target(request.app[HUB].routing.config, current.group)
     conversation = await request.app[HUB].store.escalate(
         request.match_info["id"], reason=body.reason, priority=body.priority, group=group,
         actor=actor_of(request), check=may_act_on(request))
@@ -229,10 +237,17 @@ async def resolve(request: web.Request) -> web.Response:
 
 
 async def close(request: web.Request) -> web.Response:
+    """Close; with `inbox.csat.enabled` the satisfaction survey then goes to the customer
+    (once per conversation: its idempotency key is the survey's, store/csat.py)."""
     await _body(request, EmptyBody)
     await visible_conversation(request)
-    conversation = await request.app[HUB].store.close_conversation(
+    hub = request.app[HUB]
+    conversation = await hub.store.close_conversation(
         request.match_info["id"], actor=actor_of(request), check=may_act_on(request))
+    survey = hub.settings.inbox.csat
+    if survey.enabled:
+        await hub.store.queue_reply(conversation.id, [TextPart(text=survey.question)],
+                                    author=SYSTEM_AUTHOR, idempotency_key=SURVEY_KEY)
     return json_response(conversation)
 
 

@@ -15,9 +15,10 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from omnihub.hub.http import json_response
-from omnihub.inbox import admin, api, conversations, messages, routing_api
+from omnihub.inbox import admin, api, canned, conversations, messages, routing_api
 from omnihub.inbox.permissions import PERMISSIONS, ROUTES
 from omnihub.normalizer.schema import Conversation, Customer, Message
+from omnihub.store.stats import InboxStats
 
 Q = dict[str, str]  # query parameter -> description
 PAGE = {"limit": "page size, 1 to 200 (default 50)", "cursor": "next_cursor of the previous page"}
@@ -78,9 +79,27 @@ DOCS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, Q, type[BaseModel
                                  None, {}, None),
     ("GET", "/api/v1/agents"): ("Agents: groups, availability, capacity, open conversations",
                                 None, {}, None),
+    ("GET", "/api/v1/me"): ("Who this token acts as: agent name and role", None, {}, None),
     ("PUT", "/api/v1/agents/{id}/availability"): (
         "Set availability (your own; anyone's as supervisor); online hands the queue out",
         routing_api.AvailabilityBody, {}, None),
+    ("GET", "/api/v1/canned-replies"): ("Canned replies by shortcut", None,
+                                        {"prefix": "shortcuts starting with this, e.g. /ref"},
+                                        None),
+    ("POST", "/api/v1/canned-replies"): ("Create a canned reply; unknown {{variables}} are 422",
+                                         canned.NewCanned, {}, None),
+    ("GET", "/api/v1/canned-replies/{id}"): ("One canned reply", None, {}, None),
+    ("PATCH", "/api/v1/canned-replies/{id}"): ("Change a canned reply", canned.CannedChange,
+                                               {}, None),
+    ("DELETE", "/api/v1/canned-replies/{id}"): ("Delete a canned reply", None, {}, None),
+    ("GET", "/api/v1/canned-replies/{id}/render"): (
+        "Preview a canned reply filled for a conversation; `warnings` name empty variables",
+        None, {"conversation": "conversation id"}, canned.RenderedReply),
+    ("GET", "/api/v1/stats"): (
+        "The backlog now (by group and agent) and a range's response times, SLA, CSAT", None,
+        {"from": "ISO 8601 time with offset (default: `to` minus 7 days)",
+         "to": "ISO 8601 time with offset (default: now)", "group": "skill group",
+         "agent": "assignee"}, InboxStats),
     ("GET", "/api/v1/openapi.json"): ("This document", None, {}, None),
 }
 

@@ -52,6 +52,9 @@ PERMISSIONS: dict[str, str] = {
     "agents.availability": "agent",  # your own; anyone's needs agents.manage
     "agents.manage": "supervisor",
     "tokens.manage": "admin",
+    "canned.read": "agent",  # list, read and render canned replies
+    "canned.manage": "admin",
+    "stats.read": "supervisor",
 }
 
 # (method, route path) -> action. HEAD is checked as GET.
@@ -82,10 +85,18 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/audit"): "audit.read",
     ("GET", "/api/v1/routing"): "routing.read",
     ("GET", "/api/v1/agents"): "agents.read",
+    ("GET", "/api/v1/me"): "agents.read",
     ("PUT", "/api/v1/agents/{id}/availability"): "agents.availability",
     ("GET", "/api/v1/tokens"): "tokens.manage",
     ("POST", "/api/v1/tokens"): "tokens.manage",
     ("DELETE", "/api/v1/tokens/{id}"): "tokens.manage",
+    ("GET", "/api/v1/canned-replies"): "canned.read",
+    ("POST", "/api/v1/canned-replies"): "canned.manage",
+    ("GET", "/api/v1/canned-replies/{id}"): "canned.read",
+    ("PATCH", "/api/v1/canned-replies/{id}"): "canned.manage",
+    ("DELETE", "/api/v1/canned-replies/{id}"): "canned.manage",
+    ("GET", "/api/v1/canned-replies/{id}/render"): "canned.read",
+    ("GET", "/api/v1/stats"): "stats.read",
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from omnihub.connectors.base import OutboundMessage
@@ -22,6 +22,7 @@ from omnihub.store import (
     conversation_ops,
     conversation_search,
     conversations,
+    csat,
     customers,
     history,
     message_ops,
@@ -61,6 +62,8 @@ class Store:
         self.db = db
         self.cipher = cipher
         self.on_commit = on_commit
+        #: how long a survey awaits its answer (store/csat.py); None: no answers recognized
+        self.csat_window: timedelta | None = None
         self.writer = IngestWriter(
             db, cipher, max_batch=max_batch, max_pending=max_pending, on_commit=on_commit,
             on_events=on_events, router=router,
@@ -74,7 +77,13 @@ class Store:
         await self.writer.close()
 
     async def ingest(self, message: InboundMessage) -> IngestResult:
-        """Durably store one inbound message (group-committed); StoreBusy when saturated."""
+        """Durably store one inbound message (group-committed); StoreBusy when saturated.
+        A satisfaction rating goes onto its surveyed conversation instead (store/csat.py)."""
+        if self.csat_window is not None and (score := csat.score_of(message)) is not None:
+            rated = await csat.record_answer(self.db, self.cipher, message, score,
+                                             window=self.csat_window, on_commit=self.on_commit)
+            if rated is not None:
+                return rated
         return await self.writer.ingest(message)
 
     async def mark_dispatched(self, seqs: Sequence[int]) -> None:

@@ -113,6 +113,8 @@ class IngestWriter:
         max_batch: int = 256,
         max_pending: int = 10_000,
         max_retries: int = 3,
+        linger: float = 0.002,
+        mark_linger: float = 0.02,
         on_commit: Callable[[], object] | None = None,
         on_events: Callable[[Sequence[Envelope]], object] | None = None,
         router: IngestRouter | None = None,
@@ -125,6 +127,8 @@ class IngestWriter:
         self.cipher = cipher
         self.max_batch = max_batch
         self.max_retries = max_retries
+        self.linger = linger  # seconds a batch of several waits for more before committing
+        self.mark_linger = mark_linger  # seconds dispatch marks wait to ride along with messages
         self.on_commit = on_commit
         self.on_events = on_events
         self.router = router
@@ -185,26 +189,44 @@ class IngestWriter:
 
     async def _run(self) -> None:
         while True:
-            item = await self._queue.get()
-            stop = item is None
             batch: list[_Pending] = []
             marks: list[_Marks] = []
-            while item is not None:
-                if isinstance(item, _Marks):
-                    marks.append(item)
-                else:
-                    batch.append(item)
-                if len(batch) >= self.max_batch:
-                    break
+            stop = self._take(await self._queue.get(), batch, marks)
+            if not stop and not batch and self.mark_linger > 0:
+                # Only dispatch marks so far: they are not urgent, so let them wait for
+                # the next messages and share their commit instead of paying for one alone.
                 try:
-                    item = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                stop = item is None
+                    item = await asyncio.wait_for(self._queue.get(), self.mark_linger)
+                except TimeoutError:
+                    pass
+                else:
+                    stop = self._take(item, batch, marks)
+            if not stop and 1 < len(batch) < self.max_batch and self.linger > 0:
+                # Others are writing too: give the requests already arriving a moment to
+                # join, so that one commit's fixed cost is shared by more messages.
+                await asyncio.sleep(self.linger)
+                if not self._queue.empty():
+                    stop = self._take(self._queue.get_nowait(), batch, marks)
             if batch or marks:
                 await self._write(batch, marks)
             if stop:
                 return
+
+    def _take(self, item: _Pending | _Marks | None, batch: list[_Pending],
+              marks: list[_Marks]) -> bool:
+        """Add `item` and what else is queued (up to max_batch); True once told to stop."""
+        while item is not None:
+            if isinstance(item, _Marks):
+                marks.append(item)
+            else:
+                batch.append(item)
+            if len(batch) >= self.max_batch:
+                return False
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return False
+        return True
 
     async def _write(self, batch: Sequence[_Pending], marks: Sequence[_Marks] = ()) -> None:
         """Commit a batch and answer its callers; on failure isolate the bad item."""

@@ -112,6 +112,7 @@ def _created_at(sent_at: datetime | None, now: datetime) -> datetime:
 # keys on SQLite). The few extra rows a cross product can match are filtered out below.
 _SELECT_STORED = sa.select(*MESSAGE_COLUMNS).where(
     messages.c.channel_id.in_(sa.bindparam("channels", expanding=True)),
+    messages.c.direction == "in",
     messages.c.external_id.in_(sa.bindparam("external_ids", expanding=True)),
 )
 _SELECT_OWNERS = sa.select(

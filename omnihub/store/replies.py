@@ -23,6 +23,7 @@ from omnihub.normalizer.ids import new_id
 from omnihub.normalizer.schema import Identity, Message, Part
 from omnihub.store.audit import Actor, write_audit
 from omnihub.store.crypto import ADDRESS_PURPOSE, PiiCipher
+from omnihub.store.csat import SURVEY_BUTTONS, SURVEY_KEY
 from omnihub.store.db import Database
 from omnihub.store.errors import InvalidReply, NoRecipient, NotFound
 from omnihub.store.events import delivery_row, event_row, write_outbox
@@ -231,6 +232,10 @@ async def delivery_target(
                 )
             )
         ).scalar()
+        key = None  # only system messages can be surveys: agents' replies skip the read
+        if message.author == SYSTEM_AUTHOR:
+            key = (await conn.execute(
+                sa.select(_m.idempotency_key).where(_m.id == message_id))).scalar()
         found = await conn.execute(
             sa.select(identities.c.kind, identities.c.address_enc, identities.c.verified)
             .where(identities.c.customer_id == message.customer_id)
@@ -274,4 +279,5 @@ async def delivery_target(
         parts=list(message.parts),
         author=message.author,
         reply_to_external_id=replied_to,
+        buttons=list(SURVEY_BUTTONS) if key == SURVEY_KEY else None,  # the 1-5 answers
     )

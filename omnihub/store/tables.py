@@ -127,7 +127,7 @@ messages = sa.Table(
     sa.Column("raw_ref", ID()),
     # A client-supplied key on agent sends: a retried POST never sends twice.
     sa.Column("idempotency_key", sa.String(128)),
-    sa.UniqueConstraint("channel_id", "external_id"),
+    sa.UniqueConstraint("channel_id", "direction", "external_id"),
     sa.UniqueConstraint("conversation_id", "idempotency_key"),
     sa.Index("ix_messages_customer_id_id", "customer_id", "id"),
     sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),
@@ -317,5 +317,23 @@ sla_fired = sa.Table(
     sa.Column("conversation_id", ID(), sa.ForeignKey("conversations.id"), primary_key=True),
     sa.Column("key", sa.String(160), primary_key=True),  # breach:<metric>[@due] | step:<name>
     sa.Column("fired_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+
+# --- canned replies (0004_canned_replies) --------------------------------------------
+
+# Answers agents insert by shortcut (`/refund`); `body` holds {{variables}} checked when
+# saved and filled from the customer and the conversation when sent.
+canned_replies = sa.Table(
+    "canned_replies",
+    metadata,
+    sa.Column("id", ID(), primary_key=True),
+    sa.Column("shortcut", sa.String(64), nullable=False, unique=True),
+    sa.Column("title", sa.String(255)),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
     **MYSQL_OPTIONS,
 )

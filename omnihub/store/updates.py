@@ -45,7 +45,8 @@ async def apply_update(db: Database, update: InboundUpdate, *,
                        on_commit: Callable[[], object] | None = None) -> Message | None:
     """Apply one edit or deletion; return the message as now stored, None if unknown."""
     async with db.write() as conn:
-        where = (_m.channel_id == update.channel_id, _m.external_id == update.external_id)
+        where = (_m.channel_id == update.channel_id, _m.direction == "in",
+                 _m.external_id == update.external_id)
         row = (await conn.execute(sa.select(*MESSAGE_COLUMNS).where(*where))).mappings().first()
         if row is None:
             return None  # never stored (sent before the channel existed, or filtered out)

@@ -30,14 +30,15 @@ from omnihub.connectors.errors import (
     SendError,
     TemporarySendError,
 )
+from omnihub.connectors.pending import with_media
 from omnihub.connectors.slack.parse import (
     IDENTITY_KIND,
     FileToFetch,
-    Pending,
     external_id,
     parse_event,
 )
 from omnihub.connectors.slack.settings import SlackSettings
+from omnihub.connectors.text import split_text as split_into
 from omnihub.normalizer.media import MediaError, MediaTooLarge
 from omnihub.normalizer.schema import (
     ContactPart,
@@ -96,13 +97,7 @@ _FAILURES = (SlackApiError, SlackRequestError, aiohttp.ClientError, TimeoutError
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Chunks of at most `limit` characters, cut at a line break when there is one."""
-    chunks = []
-    while len(text) > limit:
-        cut = text.rfind("\n", limit // 2, limit) + 1 or limit
-        chunks.append(text[:cut])
-        text = text[cut:]
-    return [c for c in (*chunks, text) if c.strip()]
+    return split_into(text, limit)
 
 
 class SlackConnector(Connector):
@@ -137,20 +132,10 @@ class SlackConnector(Connector):
         # Retries (X-Slack-Retry-Num) carry the same event: the message ts dedupes them in
         # the store, and updates are idempotent.
         return ParsedWebhook(
-            messages=[await self._with_media(p) for p in event.messages],
-            updates=[await self._with_media(p) for p in event.updates],
+            messages=[await with_media(p, self._download) for p in event.messages],
+            updates=[await with_media(p, self._download) for p in event.updates],
             ignored=event.ignored,
         )
-
-    async def _with_media(self, pending: Pending[T]) -> T:
-        if not pending.files:
-            return pending.item
-        parts: list[Part] = list(pending.item.parts)
-        for index, file in pending.files.items():
-            ref = await self._download(file)
-            if ref is not None:
-                parts[index] = parts[index].model_copy(update={"media": ref})
-        return pending.item.model_copy(update={"parts": parts})
 
     def _may_fetch(self, url: str) -> bool:
         """The bot token goes only to Slack itself (or the configured API stand-in)."""

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from omnihub.connectors.errors import BadPayload, UnsupportedEvent
+from omnihub.connectors.pending import Pending
 from omnihub.normalizer.schema import (
     AudioPart,
     FilePart,
@@ -54,18 +55,14 @@ class FileToFetch:
     size: int | None = None
 
 
-@dataclass(slots=True)
-class Pending(Generic[T]):
-    item: T
-    files: dict[int, FileToFetch] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class SlackEvent:
     """Everything one Events API request asks of the hub."""
 
-    messages: list[Pending[InboundMessage]] = field(default_factory=list)
-    updates: list[Pending[InboundUpdate]] = field(default_factory=list)
+    messages: list[Pending[InboundMessage, FileToFetch]] = field(default_factory=list)
+    updates: list[Pending[InboundUpdate, FileToFetch]] = field(default_factory=list)
     challenge: str | None = None  # url_verification: echo it back
     ignored: str | None = None  # handled on purpose but not stored (our own bot's messages)
 

@@ -26,13 +26,13 @@ from omnihub.connectors.errors import (
     SendError,
     TemporarySendError,
 )
+from omnihub.connectors.pending import with_media
 from omnihub.connectors.telegram.api import BotApi, BotApiError, BotApiUnreachable, Upload
 from omnihub.connectors.telegram.limiter import FloodLimiter
 from omnihub.connectors.telegram.parse import (
     HANDLERS,
     IDENTITY_KIND,
     FileToFetch,
-    Pending,
     external_id,
     parse_update,
 )
@@ -104,8 +104,8 @@ class TelegramConnector(Connector):
             raise BadPayload(f"body is not JSON: {exc}") from None
         event = parse_update(self.channel_id, data, raw=request.body)
         parsed = ParsedWebhook(
-            messages=[await self._with_media(p) for p in event.messages],
-            updates=[await self._with_media(p) for p in event.updates],
+            messages=[await with_media(p, self._download) for p in event.messages],
+            updates=[await with_media(p, self._download) for p in event.updates],
         )
         if event.callback_query_id is not None:
             # Answered in the webhook reply itself (Bot API "making requests when getting
@@ -113,17 +113,6 @@ class TelegramConnector(Connector):
             parsed.response = web.json_response(
                 {"method": "answerCallbackQuery", "callback_query_id": event.callback_query_id})
         return parsed
-
-    async def _with_media(self, pending: Pending[T]) -> T:
-        """Fill each media part with its downloaded blob (left empty if it cannot be had)."""
-        if not pending.files:
-            return pending.item
-        parts: list[Part] = list(pending.item.parts)
-        for index, file in pending.files.items():
-            ref = await self._download(file)
-            if ref is not None:
-                parts[index] = parts[index].model_copy(update={"media": ref})
-        return pending.item.model_copy(update={"parts": parts})
 
     async def _download(self, file: FileToFetch) -> MediaRef | None:
         limit = self.context.media.max_bytes

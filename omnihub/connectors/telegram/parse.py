@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from telegram import (
     Audio,
@@ -29,6 +29,7 @@ from telegram import (
 )
 
 from omnihub.connectors.errors import BadPayload, UnsupportedEvent
+from omnihub.connectors.pending import Pending
 from omnihub.normalizer.schema import (
     AudioPart,
     ContactPart,
@@ -72,20 +73,14 @@ class FileToFetch:
     size: int | None = None
 
 
-@dataclass(slots=True)
-class Pending(Generic[T]):
-    """A parsed message or edit, and the files its parts (by index) still need."""
-
-    item: T
-    files: dict[int, FileToFetch] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class TelegramEvent:
     """Everything one update asks of the hub."""
 
-    messages: list[Pending[InboundMessage]] = field(default_factory=list)
-    updates: list[Pending[InboundUpdate]] = field(default_factory=list)
+    messages: list[Pending[InboundMessage, FileToFetch]] = field(default_factory=list)
+    updates: list[Pending[InboundUpdate, FileToFetch]] = field(default_factory=list)
     callback_query_id: str | None = None  # to answer, so the button stops spinning
 
 

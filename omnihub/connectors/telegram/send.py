@@ -14,6 +14,8 @@ from typing import Any
 from omnihub.connectors.base import OutboundMessage
 from omnihub.connectors.errors import PermanentSendError
 from omnihub.connectors.telegram.api import Upload
+from omnihub.connectors.text import split_text as split_into
+from omnihub.connectors.text import utf16_units
 from omnihub.normalizer.media import MediaError, MediaStore
 from omnihub.normalizer.schema import (
     CallPart,
@@ -40,27 +42,9 @@ class Call:
     uploads: dict[str, Upload] = field(default_factory=dict)
 
 
-def _units(ch: str) -> int:
-    return 2 if ord(ch) > 0xFFFF else 1
-
-
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut text into chunks of at most `limit` UTF-16 units, at a line break or space when
-    one is in the second half of the chunk; whitespace-only chunks are dropped."""
-    chunks: list[str] = []
-    while text:
-        units, cut = 0, 0
-        while cut < len(text) and units + _units(text[cut]) <= limit:
-            units += _units(text[cut])
-            cut += 1
-        if cut < len(text):
-            space = max(text.rfind("\n", 0, cut), text.rfind(" ", 0, cut))
-            if space >= cut // 2:
-                cut = space + 1
-        chunk, text = text[:cut], text[cut:]
-        if chunk.strip():
-            chunks.append(chunk)
-    return chunks
+    """Telegram's limit counts UTF-16 code units."""
+    return split_into(text, limit, units=utf16_units)
 
 
 def callback_data(label: str) -> str:

@@ -71,6 +71,8 @@ class WebchatConnector(Connector):
         self.outlets: dict[IdentityKey, set[Outlet]] = {}  # by the visitor they serve
         self.live: set[Outlet] = set()  # every open socket and held poll, even before hello
         self._tasks: list[asyncio.Task[None]] = []
+        #: what "now" is for the chat's opening hours; tests put a fixed clock here
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
     def http_routes(cls, settings: WebchatSettings) -> list[web.RouteDef]:  # type: ignore[override]

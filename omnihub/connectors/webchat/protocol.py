@@ -2,7 +2,8 @@
 
 Client -> server: `hello` (first; carries the visitor token and, for a logged-in user,
 the shop's signed identity), `resume` (the last message id the widget saw), `message`,
-`typing`, `read`, `ping`. Server -> client: `welcome`, `history`, `ack`, `message`,
+`leave_message` (the off-hours form: name, contact, text), `typing`, `read`, `ping`.
+Server -> client: `welcome` (with `hours`: open or closed), `history`, `ack`, `message`,
 `update`, `typing`, `read`, `error`, `pong`. The same frames travel over the WebSocket and
 the long-poll fallback (`POST .../send` and `.../poll`).
 """
@@ -10,7 +11,7 @@ the long-poll fallback (`POST .../send` and `.../poll`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -69,6 +70,17 @@ class SendText(_Frame):
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
 
+class LeaveMessage(_Frame):
+    """The off-hours form: a message plus how to reach the visitor (an unchecked claim)."""
+
+    type: Literal["leave_message"]
+    client_id: str = Field(min_length=8, max_length=64, pattern=_ID)
+    name: str = Field(min_length=1, max_length=120)
+    #: an e-mail address or a phone number with its country code
+    contact: str = Field(min_length=3, max_length=320)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+
+
 class Typing(_Frame):
     type: Literal["typing"]
     active: bool = True
@@ -84,7 +96,7 @@ class Ping(_Frame):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[Union[Hello, Resume, SendText, Typing, Read, Ping],
+ClientFrame = Annotated[Hello | Resume | SendText | LeaveMessage | Typing | Read | Ping,
                         Field(discriminator="type")]
 _CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 

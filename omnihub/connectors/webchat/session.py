@@ -13,11 +13,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from omnihub.connectors.webchat.connector import Outlet, WebchatConnector
+from omnihub.connectors.webchat.hours import ChatHours, chat_hours
 from omnihub.connectors.webchat.protocol import (
     CLOSE_BAD_TOKEN,
     CLOSE_FORBIDDEN,
     ClientFrame,
     Hello,
+    LeaveMessage,
     Ping,
     Read,
     Resume,
@@ -36,9 +38,9 @@ from omnihub.connectors.webchat.visitor import (
     new_visitor,
     read_token,
 )
-from omnihub.normalizer.addresses import InvalidAddress
+from omnihub.normalizer.addresses import InvalidAddress, normalize_email, normalize_phone
 from omnihub.normalizer.media import MediaTooLarge
-from omnihub.normalizer.schema import InboundMessage, Part, Sender, TextPart
+from omnihub.normalizer.schema import ContactPart, InboundMessage, Part, Sender, TextPart
 from omnihub.store import IngestFailed, StoreBusy
 
 if TYPE_CHECKING:
@@ -102,6 +104,8 @@ class ChatSession:
             await self.resume(frame.last_id)
         elif isinstance(frame, SendText):
             await self.send_message(frame.client_id, [TextPart(text=frame.text)], raw=frame)
+        elif isinstance(frame, LeaveMessage):
+            await self.leave_message(frame)
         elif isinstance(frame, Typing):
             await self._typing(frame.active)
         elif isinstance(frame, Read):
@@ -135,7 +139,32 @@ class ChatSession:
             "title": settings.title,
             "greeting": settings.greeting,
             "max_upload_bytes": self.max_upload_bytes,
+            "hours": self.hours().to_frame(),
         })
+
+    def hours(self) -> ChatHours:
+        """Open or closed now, by the routing version in force (hours.py says which group)."""
+        routing = getattr(self.hub, "routing", None)
+        return chat_hours(routing.router if routing is not None else None,
+                          self.connector.channel_id, self.connector.clock())
+
+    async def leave_message(self, frame: LeaveMessage) -> bool:
+        """The off-hours form becomes a message: its text, and the contact as a contact part.
+
+        The typed e-mail or phone is an unchecked claim, so it is kept in the message for the
+        agent to read, never as an identity: it can't link the visitor to anyone's history.
+        """
+        contact = frame.contact.strip()
+        try:
+            email = normalize_email(contact) if "@" in contact else None
+            phone = None if email else normalize_phone(contact)
+        except InvalidAddress as exc:
+            self.emit(error_frame("bad_contact", f"contact: {exc}", ref=frame.client_id))
+            return False
+        name = frame.name.strip() or None
+        card = ContactPart(name=name, email=email, phone=phone)
+        return await self.send_message(frame.client_id, [TextPart(text=frame.text), card],
+                                       raw=frame, display_name=name)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -171,7 +200,8 @@ class ChatSession:
         self.emit(frame)
         return len(frame["messages"])
 
-    async def send_message(self, client_id: str, parts: list[Part], *, raw: Any = None) -> bool:
+    async def send_message(self, client_id: str, parts: list[Part], *, raw: Any = None,
+                           display_name: str | None = None) -> bool:
         """Store a visitor message durably, then ack it; False (and an error frame) if not."""
         visitor = self.visitor
         assert visitor is not None
@@ -179,7 +209,8 @@ class ChatSession:
             channel_id=self.connector.channel_id, channel_type="webchat",
             # scoped by the signed visitor id: one visitor can't collide with another's ids
             external_id=f"{visitor.visitor_id}:{client_id}",
-            sender=Sender(identities=visitor.identities(), display_name=visitor.name),
+            sender=Sender(identities=visitor.identities(),
+                          display_name=visitor.name or display_name),
             parts=parts,
             raw=raw.model_dump_json().encode() if raw is not None else None,
             raw_content_type="application/json" if raw is not None else None,

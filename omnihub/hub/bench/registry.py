@@ -8,7 +8,10 @@ from omnihub.hub.bench.base import Benchmark
 
 # "module:attribute" of each Benchmark; imported lazily so one broken module does not
 # stop the others from being listed.
-BENCHMARKS: tuple[str, ...] = ("omnihub.hub.bench.ingest:INGEST",)
+BENCHMARKS: tuple[str, ...] = (
+    "omnihub.hub.bench.ingest:INGEST",
+    "omnihub.hub.bench.routing:ROUTING",
+)
 
 
 class UnknownBenchmark(ValueError):

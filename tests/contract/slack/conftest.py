@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from slack_support import BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, FakeSlackApi, SlackHub
 
 from omnihub.connectors.base import ConnectorContext
 from omnihub.connectors.slack.connector import SlackConnector
 from omnihub.connectors.slack.settings import SlackSettings
-from omnihub.hub.app import create_app
-from omnihub.hub.settings import load_hub_settings
 from omnihub.normalizer.media import MediaStore
 
 
@@ -52,30 +49,18 @@ def make_connector(slack_api: FakeSlackApi, http: aiohttp.ClientSession,
 
 
 @pytest.fixture
-async def make_slack_hub(tmp_path: Path, make_store_url: Callable[..., Any],
-                         slack_api: FakeSlackApi) -> AsyncIterator[Callable[..., Any]]:
-    clients: list[TestClient] = []
-
+async def make_slack_hub(start_hub: Callable[..., Any], make_store_url: Callable[..., Any],
+                         slack_api: FakeSlackApi) -> Callable[..., Any]:
     async def make(**channel: Any) -> SlackHub:
-        config = {
-            "data_dir": str(tmp_path / "data"),
+        client = await start_hub({
             "store": {"url": await make_store_url("sqlite")},
-            "bus": {"url": "memory://"},
             "channels": [{"id": "sl", "type": "slack", "bot_token": BOT_TOKEN,
                           "signing_secret": SIGNING_SECRET, "api_base_url": slack_api.api_url,
                           "bot_user_id": BOT_USER_ID, **channel}],
-        }
-        path = tmp_path / "hub.yaml"
-        path.write_text(json.dumps(config))
-        app = create_app(load_hub_settings(path))
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        clients.append(client)
-        return SlackHub(client, app, slack_api.origin)
+        })
+        return SlackHub(client, client.app, slack_api.origin)
 
-    yield make
-    for client in clients:
-        await client.close()
+    return make
 
 
 @pytest.fixture

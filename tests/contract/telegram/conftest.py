@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from tg_support import SECRET, TOKEN, FakeBotApi, TelegramHub
 
 from omnihub.connectors.base import ConnectorContext
 from omnihub.connectors.telegram.connector import TelegramConnector
 from omnihub.connectors.telegram.settings import TelegramSettings
-from omnihub.hub.app import create_app
-from omnihub.hub.settings import load_hub_settings
 from omnihub.normalizer.media import MediaStore
 
 
@@ -52,31 +49,19 @@ def make_connector(bot_api: FakeBotApi, http: aiohttp.ClientSession,
 
 
 @pytest.fixture
-async def make_telegram_hub(tmp_path: Path, make_store_url: Callable[..., Any],
-                            bot_api: FakeBotApi) -> AsyncIterator[Callable[..., Any]]:
-    clients: list[TestClient] = []
-
+async def make_telegram_hub(start_hub: Callable[..., Any], make_store_url: Callable[..., Any],
+                            bot_api: FakeBotApi) -> Callable[..., Any]:
     async def make(**channel: Any) -> TelegramHub:
-        config = {
-            "data_dir": str(tmp_path / "data"),
+        client = await start_hub({
             "store": {"url": await make_store_url("sqlite")},
-            "bus": {"url": "memory://"},
             "server": {"public_url": "https://hub.example.test"},
             "channels": [{"id": "tg", "type": "telegram", "token": TOKEN, "secret_token": SECRET,
                           "api_base_url": bot_api.url, "max_per_chat_per_second": 100,
                           **channel}],
-        }
-        path = tmp_path / "hub.yaml"
-        path.write_text(json.dumps(config))
-        app = create_app(load_hub_settings(path))
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        clients.append(client)
-        return TelegramHub(client, app)
+        })
+        return TelegramHub(client, client.app)
 
-    yield make
-    for client in clients:
-        await client.close()
+    return make
 
 
 @pytest.fixture

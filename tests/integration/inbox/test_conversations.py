@@ -42,9 +42,10 @@ async def test_lifecycle_writes_state_event_and_audit_per_operation(desk: Desk) 
     assert closed["status"] == "closed"
 
     types = [e["type"] for e in await events(desk)]
-    assert types[-6:] == ["conversation.assigned", "conversation.transferred",
+    assert types[-7:] == ["conversation.assigned", "conversation.transferred",
                           "conversation.updated", "conversation.resolved",
-                          "conversation.reopened", "conversation.closed"]
+                          "conversation.reopened", "conversation.closed",
+                          "message.sent"]  # the satisfaction survey (inbox.csat)
     transfer = (await events(desk, "conversation.transferred"))[0]["data"]
     assert transfer["reason"] == "parcel lost" and transfer["actor"] == "agent:ann"
     assert transfer["from"] == {"group": None, "assignee": "ann"}

@@ -110,6 +110,22 @@ async def test_escalate_to_an_unknown_group_is_422(desk_hub: HubClient) -> None:
     assert resp.status == 422 and (await resp.json())["error"]["field"] == "group"
 
 
+async def test_transfer_to_an_unknown_group_is_422_naming_it(desk_hub: HubClient) -> None:
+    resp = await desk_hub.post_message(api_post("m-1", customer="c-1", text="hello"))
+    message = await desk_hub.hub.store.get_message((await resp.json())["messages"][0]["id"])
+    assert message is not None
+    sue = await desk_hub.token("supervisor", "sue")
+    url = f"/api/v1/conversations/{message.conversation_id}/transfer"
+    resp = await desk_hub.http.post(url, json={"reason": "x", "group": "nowhere"}, headers=sue)
+    assert resp.status == 422
+    error = (await resp.json())["error"]
+    assert error["field"] == "group" and "'nowhere'" in error["message"]
+    conversation = await desk_hub.hub.store.get_conversation(message.conversation_id)
+    assert conversation is not None and conversation.group == "sales"  # unchanged
+    resp = await desk_hub.http.post(url, json={"reason": "x", "group": "returns"}, headers=sue)
+    assert resp.status == 200 and (await resp.json())["group"] == "returns"
+
+
 async def test_a_routed_message_is_assigned_through_the_bus(desk_hub: HubClient) -> None:
     """End to end: webhook -> ingest routes to returns -> conversation.created on the bus
     -> the assigner gives it to the online agent."""

@@ -23,12 +23,14 @@ SHOP_KEY = "shop-identity-key-0123456789"
 
 
 def write_config(tmp_path: Path, store_url: str, bus: dict[str, str] | None = None,
-                 **webchat: Any) -> Path:
-    """hub.yaml with a web chat channel `web` (JSON is valid YAML)."""
+                 routing: Path | None = None, **webchat: Any) -> Path:
+    """hub.yaml with a web chat channel `web` (JSON is valid YAML), and routing.yaml if given."""
     channel = {"id": "web", "type": "webchat", "secret": CHAT_SECRET,
                "identity_secret": SHOP_KEY, **webchat}
     config = {"data_dir": str(tmp_path / "data"), "store": {"url": store_url},
               "bus": bus or {"url": "memory://"}, "channels": [channel]}
+    if routing is not None:
+        config["routing"] = str(routing)
     path = tmp_path / "hub.yaml"
     path.write_text(json.dumps(config))
     return path
@@ -127,8 +129,10 @@ async def make_chat(tmp_path: Path, make_store_url: Any) -> AsyncIterator[Callab
     """Factory of hubs; they stop before make_store_url drops their databases."""
     clients: list[ChatHub] = []
 
-    async def make(store_url: str, bus: dict[str, str] | None = None, **webchat: Any) -> ChatHub:
-        app = create_app(load_hub_settings(write_config(tmp_path, store_url, bus, **webchat)))
+    async def make(store_url: str, bus: dict[str, str] | None = None,
+                   routing: Path | None = None, **webchat: Any) -> ChatHub:
+        app = create_app(load_hub_settings(write_config(tmp_path, store_url, bus, routing,
+                                                        **webchat)))
         client = TestClient(TestServer(app))
         await client.start_server()
         chat = ChatHub(client, app)

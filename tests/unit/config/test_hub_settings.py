@@ -229,6 +229,6 @@ def test_shipped_configs_validate_with_the_real_connectors(
     monkeypatch.delenv("OMNIHUB_PII_KEY", raising=False)
     for path in (CONFIG / "hub.yaml", CONFIG / "examples" / "hub.yaml"):
         settings = load_hub_settings(path)
-        assert [(c.id, c.type) for c in settings.channels] == [("shop-app", "api")]
+        assert [(c.id, c.type) for c in settings.channels] == [("shop-app", "api"), ("web", "webchat")]
         secret = settings.channels[0].secret  # type: ignore[attr-defined]
         assert secret == "change-me-please-0123456789"

@@ -50,13 +50,17 @@
     ".icon{background:none;border:0;font-size:20px;cursor:pointer;padding:0 2px;color:#4b5563;line-height:0}" +
     ".emoji{display:none;flex-wrap:wrap;padding:4px 8px}.emoji.open{display:flex}" +
     ".send{background:#2563eb;color:#fff;border:0;border-radius:18px;padding:8px 14px;cursor:pointer}" +
+    ".away{flex-direction:column;align-items:stretch;gap:6px;background:#fff;border:0;border-radius:10px;padding:10px}" +
+    ".away input,.away textarea{border:1px solid #d1d5db;border-radius:8px;padding:7px 9px;outline:none}" +
+    ".away textarea{height:70px;resize:none}.away .problem{color:#b91c1c;font-size:12px}" +
+    ".hidden{display:none}" +
     "</style>" +
     "<button class='launcher' aria-label='Chat'>" + icon("M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2z", 26) +
     "<span class='dot'></span></button>" +
     "<div class='panel' role='dialog'><div class='head'><div><div class='title'></div>" +
     "<div class='status'>Connecting\u2026</div></div><button class='close' aria-label='Close'>\u00D7</button></div>" +
     "<div class='list' aria-live='polite'></div><div class='typing'></div><div class='emoji'></div>" +
-    "<form><button type='button' class='icon attach' aria-label='Attach a file'>" +
+    "<form class='compose'><button type='button' class='icon attach' aria-label='Attach a file'>" +
     icon("M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6z", 22) + "</button>" +
     "<input type='file' class='file' hidden><button type='button' class='icon smile' aria-label='Emoji'>\uD83D\uDE0A</button>" +
     "<textarea class='input' rows='1' placeholder='Write a message\u2026' maxlength='10000'></textarea>" +
@@ -74,7 +78,7 @@
   $(".smile").onclick = function () { emoji.classList.toggle("open"); };
   $(".attach").onclick = function () { fileInput.click(); };
   fileInput.onchange = function () { if (fileInput.files[0]) upload(fileInput.files[0]); fileInput.value = ""; };
-  $("form").onsubmit = function (ev) { ev.preventDefault(); sendText(input.value); };
+  $("form.compose").onsubmit = function (ev) { ev.preventDefault(); sendText(input.value); };
   input.onkeydown = function (ev) { if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); sendText(input.value); } };
   input.oninput = typing;
   document.addEventListener("visibilitychange", markRead);
@@ -161,6 +165,46 @@
     list.appendChild(row);
   }
 
+  // --- off hours: the notice and a leave-a-message form instead of the chat box ----------
+  function showHours(hours) {
+    var away = $(".away"), notice = $(".notice");
+    if (!hours || hours.open || S.leftMessage) {
+      if (away) away.remove(); if (notice) notice.remove();
+      $("form.compose").classList.remove("hidden"); return;
+    }
+    setStatus("Away");
+    if (!notice) { notice = el("div", "note notice"); list.insertBefore(notice, list.firstChild); }
+    notice.textContent = hours.notice || "We're away right now.";
+    if (away) return;
+    away = el("form", "away");
+    away.innerHTML = "<input class='name' name='name' placeholder='Your name' maxlength='120' required>" +
+      "<input class='contact' name='contact' placeholder='E-mail or phone (+country code)' maxlength='320' required>" +
+      "<textarea class='text' name='text' placeholder='Your message' maxlength='10000' required></textarea>" +
+      "<div class='problem'></div><button class='send' type='submit'>Leave a message</button>";
+    away.onsubmit = function (ev) {
+      ev.preventDefault();
+      var f = {type: "leave_message", client_id: S.leaving || newId(), name: away.querySelector(".name").value.trim(),
+        contact: away.querySelector(".contact").value.trim(), text: away.querySelector(".text").value.trim()};
+      if (!f.name || !f.contact || !f.text) { away.querySelector(".problem").textContent = "Please fill in every field."; return; }
+      S.leaving = f.client_id; away.querySelector(".problem").textContent = "";
+      away.querySelector(".send").disabled = true;
+      frame(f);
+    };
+    list.appendChild(away);
+    $("form.compose").classList.add("hidden");
+    scroll();
+  }
+  function leaveMessageDone(f) {
+    if (f.type === "ack") {
+      S.leaving = null; S.leftMessage = true; showHours(S.hours);
+      note("Thanks! We'll get back to you."); return;
+    }
+    var away = $(".away"); if (!away) return;
+    away.querySelector(".problem").textContent = f.message;
+    away.querySelector(".send").disabled = false;
+    if (f.code !== "busy" && f.code !== "not_stored") S.leaving = null;  // a changed form is a new message
+  }
+
   function media(url) {  // the visitor's token goes in a header, never in the URL
     return fetch(base + url, {headers: {Authorization: "Bearer " + S.session}})
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.blob(); })
@@ -218,8 +262,8 @@
       case "welcome":
         S.token = f.token; S.session = f.session; store.set("token", f.token);
         $(".title").textContent = f.title; S.greeting = f.greeting; S.failures = 0; S.backoff = 1000;
-        S.resend = true;
-        setStatus("Online");
+        S.resend = true; S.hours = f.hours;
+        setStatus("Online"); showHours(f.hours);
         break;
       case "history":
         (f.messages || []).forEach(upsert); (f.updates || []).forEach(upsert);
@@ -231,6 +275,7 @@
         if (S.resend) { S.resend = false; resendPending(); }
         break;
       case "ack":
+        if (S.leaving && f.client_id === S.leaving) leaveMessageDone(f);
         var node = list.querySelector("[data-pending='" + f.client_id + "']");
         delete S.pending[f.client_id]; store.set("pending", S.pending);
         if (node && !S.els[f.id]) { delete node.dataset.pending; node.dataset.id = f.id; S.els[f.id] = node; }
@@ -242,6 +287,7 @@
       case "read": if (f.up_to > S.readUpTo) { S.readUpTo = f.up_to; receipts(); } break;
       case "resync": frame({type: "resume", last_id: S.lastId}); break;
       case "error":
+        if (S.leaving && f.ref === S.leaving) { leaveMessageDone(f); break; }
         if ((f.code === "busy" || f.code === "not_stored") && f.ref && S.pending[f.ref]) setTimeout(resendPending, 2000);
         else if (f.code !== "unknown_message") note("\u26A0 " + f.message);
         break;

@@ -150,7 +150,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
         sa.UniqueConstraint(
-            "channel_id", "external_id", name=op.f("uq_messages_channel_id_external_id")
+            "channel_id", "direction", "external_id",
+            name=op.f("uq_messages_channel_id_direction_external_id"),
         ),
         sa.UniqueConstraint(
             "conversation_id",
