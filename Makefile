@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench install services test-deps check-config clean
+.PHONY: run test lint bench install services test-deps check-config clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ run: install
 	$(BIN)/omnihub serve $(if $(wildcard config/hub.yaml),--config config/hub.yaml,)
 
 ## Install everything, make sure PostgreSQL, MariaDB and Redis are up, run every test.
-test: install test-deps services
+test: install lint test-deps services
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## Undefined names, unused imports and syntax errors fail the build before any test runs.
+lint: install
+	$(BIN)/ruff check --select F,E9 --quiet omnihub tests
 
 ## System packages pip can't provide (Debian's Chromium for the browser tests).
 test-deps:

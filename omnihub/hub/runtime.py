@@ -6,10 +6,11 @@ together; the HTTP app, the CLI and the tests all go through it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -62,6 +63,23 @@ def retry_policy(settings: HubSettings) -> RetryPolicy:
                        max_seconds=o.backoff_max_seconds, dead_after_seconds=o.dead_after_seconds)
 
 
+STOP_TIMEOUT_SECONDS = 15.0
+
+
+def bounded(stop: Callable[[], Awaitable[object]], name: str) -> Callable[[], Awaitable[None]]:
+    """A stop that can't hang shutdown: a part that doesn't stop in time is logged by name
+    and left behind, so the rest of the hub (and the store's final commit) still closes."""
+
+    async def run() -> None:
+        try:
+            await asyncio.wait_for(stop(), STOP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.error("%s did not stop within %.0fs; shutting down without it",
+                      name, STOP_TIMEOUT_SECONDS)
+
+    return run
+
+
 @contextlib.asynccontextmanager
 async def open_hub(settings: HubSettings) -> AsyncIterator[Hub]:
     """Start every part of the hub; on exit stop them in reverse order."""
@@ -80,7 +98,7 @@ async def open_hub(settings: HubSettings) -> AsyncIterator[Hub]:
         metrics = Metrics()
         bus = make_bus(settings.bus.url, prefix=settings.bus.stream_prefix)
         await bus.start()
-        stack.push_async_callback(bus.close)
+        stack.push_async_callback(bounded(bus.close, "bus"))
         dispatcher = OutboxDispatcher(db, bus)
         routing = RoutingState(settings.routing, metrics=metrics)
         store = Store(db, cipher, on_commit=dispatcher.notify, on_events=dispatcher.offer,
@@ -88,7 +106,7 @@ async def open_hub(settings: HubSettings) -> AsyncIterator[Hub]:
         dispatcher.marker = store.mark_dispatched  # marks ride along in ingest commits
         store.csat_window = timedelta(days=settings.inbox.csat.answer_window_days)
         await store.start()
-        stack.push_async_callback(store.close)
+        stack.push_async_callback(bounded(store.close, "store writer"))
         http = aiohttp.ClientSession()
         stack.push_async_callback(http.close)
         assigner = Assigner(store, routing,
@@ -111,23 +129,23 @@ async def open_hub(settings: HubSettings) -> AsyncIterator[Hub]:
         for channel in settings.channels:
             connector = types[channel.type](channel, context)
             await connector.start()
-            stack.push_async_callback(connector.stop)
+            stack.push_async_callback(bounded(connector.stop, f"channel {channel.id}"))
             hub.connectors[channel.id] = connector
         hub.consumers.register("deliveries", "delivery", DeliveryHandler(hub))
         hub.consumers.register("routing", "event", assigner.handle, ordered=False)
         await hub.consumers.start()
-        stack.push_async_callback(hub.consumers.stop)
+        stack.push_async_callback(bounded(hub.consumers.stop, "consumers"))
         # Outbound webhooks retry on their own runner: their policy is time-bound (>= 24 h).
         webhooks = ConsumerRunner(db, bus, webhook_policy(settings.inbox),
                                   retry_interval=settings.inbox.webhook_retry.poll_seconds)
         register_webhooks(webhooks, settings.inbox, http)
         await webhooks.start()
-        stack.push_async_callback(webhooks.stop)
+        stack.push_async_callback(bounded(webhooks.stop, "webhook consumers"))
         await stack.enter_async_context(snooze_waker(store))
         await stack.enter_async_context(routing.watching())
         await stack.enter_async_context(hub.sla.running())
         await dispatcher.start()
-        stack.push_async_callback(dispatcher.stop)
+        stack.push_async_callback(bounded(dispatcher.stop, "outbox dispatcher"))
         log.info("hub ready: store %s, bus %s, channels %s", db.safe_url, settings.bus.url,
                  ", ".join(hub.connectors) or "none")
         # What is built by now lives as long as the hub: keep it out of the cyclic GC's

@@ -50,7 +50,7 @@ def confined(prefix: str, *middlewares: Middleware) -> Middleware:
 
 def setup_api(app: web.Application) -> None:
     from omnihub.inbox import admin, conversations, events_stream, messages, openapi, routing_api
-    from omnihub.inbox import canned, stats, workbench
+    from omnihub.inbox import canned, merges, stats, workbench
     from omnihub.inbox.context import inbox_errors, inbox_lifetime
     from omnihub.inbox.permissions import require_permissions
 
@@ -71,6 +71,7 @@ def setup_api(app: web.Application) -> None:
     routing_api.setup(app)
     canned.setup(app)
     stats.setup(app)
+    merges.setup(app)
     workbench.setup(app)  # /inbox/, the agents' page, and GET /api/v1/me
     openapi.setup(app)
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from omnihub.hub.http import json_response
 from omnihub.hub.runtime import HUB
@@ -24,10 +24,10 @@ from omnihub.inbox.context import (
     visibility_of,
     visible_conversation,
 )
-from omnihub.inbox.params import InvalidInput, json_body, query_choice, query_limit
+from omnihub.inbox.params import InvalidInput, UtcTime, json_body, query_choice, query_limit
 from omnihub.inbox.permissions import Forbidden
 from omnihub.normalizer.schema import Conversation, TextPart
-from omnihub.router.config import RoutingConfig
+from omnihub.router.manual_escalation import ladder_for
 from omnihub.store.conversation_search import ConversationFilter
 from omnihub.store.csat import SURVEY_KEY
 from omnihub.store.replies import SYSTEM_AUTHOR
@@ -61,8 +61,8 @@ class TransferBody(Body):
 
 
 class EscalateBody(Body):
-    """Without `group`, routing.yaml's escalation target (the first step that transfers)
-    is used; without one there, the conversation stays in its group."""
+    """The next step of routing.yaml's escalation ladder is applied (its transfer, priority
+    change, notify list; router/manual_escalation.py); `group`/`priority` override the step's."""
 
     reason: Reason
     priority: int | None = Field(default=None, ge=0, le=1000)
@@ -70,9 +70,9 @@ class EscalateBody(Body):
 
 
 class UpdateBody(Body):
-    priority: int | None = Field(default=None, ge=0, le=1000)
+    priority: int = Field(default=0, ge=0, le=1000)  # absent: unchanged; null is refused
     category: Name | None = None
-    tags: list[Tag] | None = Field(default=None, max_length=50)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
     add_tags: list[Tag] = Field(default_factory=list, max_length=50)
     remove_tags: list[Tag] = Field(default_factory=list, max_length=50)
 
@@ -84,7 +84,7 @@ class UpdateBody(Body):
 
 
 class SnoozeBody(Body):
-    until: AwareDatetime
+    until: UtcTime
 
 
 class EmptyBody(Body):
@@ -123,9 +123,12 @@ def _int(request: web.Request, name: str) -> int | None:
     if raw is None:
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise InvalidInput(name, "must be an integer") from None
+    if not 0 <= value <= 1000:
+        raise InvalidInput(name, "must be between 0 and 1000")
+    return value
 
 
 def _text(request: web.Request, name: str, max_length: int = 200) -> str | None:
@@ -188,10 +191,18 @@ def _known_group(request: web.Request, group: str | None) -> None:
         raise InvalidInput("group", f"no group {group!r} in routing.yaml")
 
 
+def _known_agent(request: web.Request, agent: str | None) -> None:
+    """Likewise an agent routing.yaml doesn't list could never see the conversation: 422."""
+    routing = request.app[HUB].routing.config
+    if agent is not None and routing is not None and agent not in {a.id for a in routing.agents}:
+        raise InvalidInput("assignee", f"no agent {agent!r} in routing.yaml")
+
+
 async def transfer(request: web.Request) -> web.Response:
     body = await _body(request, TransferBody)
     await visible_conversation(request)
     _known_group(request, body.group)
+    _known_agent(request, body.assignee)
     conversation = await request.app[HUB].store.transfer(
         request.match_info["id"], group=body.group, assignee=body.assignee, reason=body.reason,
         actor=actor_of(request), check=may_act_on(request))
@@ -199,23 +210,16 @@ async def transfer(request: web.Request) -> web.Response:
 
 
 async def escalate(request: web.Request) -> web.Response:
-    """Anyone who works a conversation may escalate it; from then on a senior handles it."""
+    """Anyone who works a conversation may escalate it; past the ladder's last step, 409."""
     body = await _body(request, EscalateBody)
-    current = await visible_conversation(request)
+    await visible_conversation(request)
     _known_group(request, body.group)
-    group = body.group or escalation_target(request.app[HUB].routing.config, current.group)
-    conversation = await request.app[HUB].store.escalate(
-        request.match_info["id"], reason=body.reason, priority=body.priority, group=group,
-        actor=actor_of(request), check=may_act_on(request))
+    hub = request.app[HUB]
+    ladder = await ladder_for(hub.routing, hub.store.db, request.match_info["id"])
+    conversation = await hub.store.escalate(
+        request.match_info["id"], reason=body.reason, priority=body.priority, group=body.group,
+        actor=actor_of(request), check=may_act_on(request), ladder=ladder)
     return json_response(conversation)
-
-
-def escalation_target(routing: RoutingConfig | None, group: str | None) -> str | None:
-    """The group the routing's escalation ladder transfers this group's conversations to."""
-    for step in routing.escalation if routing is not None else ():
-        if step.transfer_to and (not step.groups or group in step.groups):
-            return step.transfer_to
-    return None
 
 
 async def update(request: web.Request) -> web.Response:

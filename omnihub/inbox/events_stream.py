@@ -42,8 +42,20 @@ _SEEN = 10_000  # replayed seqs remembered while the live feed catches up
 _CACHE = 10_000  # conversations whose visibility a stream remembers
 
 
+OPEN_STREAMS = web.AppKey("open_event_streams", set)
+
+
 def setup(app: web.Application) -> None:
+    app[OPEN_STREAMS] = set()
     app.router.add_get("/api/v1/events", stream_events)
+    app.on_shutdown.append(_close_streams)
+
+
+async def _close_streams(app: web.Application) -> None:
+    """End open streams at shutdown: a stream only notices a gone client at its next
+    heartbeat, and the server would wait that long for each one."""
+    for task in list(app[OPEN_STREAMS]):
+        task.cancel()
 
 
 def resume_point(request: web.Request) -> int | None:
@@ -60,6 +72,8 @@ def resume_point(request: web.Request) -> int | None:
         raise InvalidInput(name, "must be an event id (an integer) from this stream") from None
     if value < 0:
         raise InvalidInput(name, "must not be negative")
+    if value >= 2**63:  # beyond any stored seq, and beyond what the database can compare
+        raise InvalidInput(name, "must be an event id (an integer) from this stream")
     return value
 
 
@@ -124,6 +138,8 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     scope = scope_of(request)
     allowed = EventFilter(hub.store, scope, visibility_of(scope))
     listener = hub.bus.listen("event")
+    this = asyncio.current_task()
+    request.app[OPEN_STREAMS].add(this)
     try:
         await listener.ready()
         async with sse_response(
@@ -167,4 +183,5 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
                     raise exc  # type: ignore[misc]
             return sse
     finally:
+        request.app[OPEN_STREAMS].discard(this)
         await listener.aclose()

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from omnihub.hub.http import json_response
-from omnihub.inbox import admin, api, canned, conversations, messages, routing_api
+from omnihub.inbox import admin, api, canned, conversations, merges, messages, routing_api
 from omnihub.inbox.permissions import PERMISSIONS, ROUTES
 from omnihub.normalizer.schema import Conversation, Customer, Message
 from omnihub.store.stats import InboxStats
@@ -31,6 +31,10 @@ DOCS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, Q, type[BaseModel
     ("GET", "/api/v1/customers/{id}"): ("A customer's profile", None, {}, Customer),
     ("GET", "/api/v1/customers/{id}/history"): ("A customer's cross-channel history", None,
                                                 PAGE, None),
+    ("POST", "/api/v1/customers/{id}/merge"): ("Merge this customer into another (undoable)",
+                                               merges.MergeRequest, {}, None),
+    ("POST", "/api/v1/merges/{id}/undo"): ("Undo a merge: move back exactly what it moved",
+                                           None, {}, None),
     ("GET", "/api/v1/conversations"): ("The inbox, filtered", None, {
         "status": "open|pending|snoozed|resolved|closed", "group": "skill group",
         "assignee": "agent name, or `me`", "channel": "channel id", "category": "category",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -18,6 +19,24 @@ class InvalidInput(Exception):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def in_utc(value: datetime) -> datetime:
+    """An aware time moved to UTC; refuses times the store and date arithmetic can't hold."""
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must be between 1970 and 9000")
+    return value
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(in_utc)]
 
 
 def query_limit(request: web.Request, *, default: int = 50, maximum: int = 200) -> int:

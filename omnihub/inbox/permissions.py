@@ -29,6 +29,7 @@ __all__ = ["PERMISSIONS", "ROUTES", "Forbidden", "Scope", "action_of", "require"
 # action -> the least privileged role allowed to perform it.
 PERMISSIONS: dict[str, str] = {
     "customers.read": "agent",
+    "customers.merge": "supervisor",  # merge two customer records, and undo a merge
     "conversations.read": "agent",
     "conversations.reply": "agent",  # replies and private notes
     "conversations.assign": "agent",  # take one for yourself, or hand back your own
@@ -62,6 +63,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/customers"): "customers.read",
     ("GET", "/api/v1/customers/{id}"): "customers.read",
     ("GET", "/api/v1/customers/{id}/history"): "customers.read",
+    ("POST", "/api/v1/customers/{id}/merge"): "customers.merge",
+    ("POST", "/api/v1/merges/{id}/undo"): "customers.merge",
     ("GET", "/api/v1/conversations"): "conversations.read",
     ("GET", "/api/v1/conversations/{id}"): "conversations.read",
     ("GET", "/api/v1/conversations/{id}/messages"): "conversations.read",

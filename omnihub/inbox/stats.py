@@ -11,7 +11,7 @@ from aiohttp import web
 
 from omnihub.hub.http import json_response
 from omnihub.hub.runtime import HUB
-from omnihub.inbox.params import InvalidInput
+from omnihub.inbox.params import InvalidInput, in_utc
 from omnihub.store.stats import StatsQuery, inbox_stats
 
 DEFAULT_RANGE = timedelta(days=7)
@@ -32,7 +32,10 @@ def _time(request: web.Request, name: str) -> datetime | None:
         raise InvalidInput(name, "must be an ISO 8601 time, e.g. 2026-11-01T00:00:00Z") from None
     if value.tzinfo is None:
         raise InvalidInput(name, "must carry a UTC offset, e.g. Z or +08:00")
-    return value.astimezone(UTC)
+    try:
+        return in_utc(value)
+    except ValueError as exc:
+        raise InvalidInput(name, str(exc)) from None
 
 
 def _name(request: web.Request, name: str) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Direction = Literal["in", "out"]
 MessageStatus = Literal["received", "queued", "sent", "delivered", "read", "failed"]
@@ -183,6 +183,13 @@ class Sender(Model):
     display_name: str | None = None
 
 
+def primary_language(tag: str | None) -> str | None:
+    """`zh-Hans`, `ZH_cn` -> `zh`: routing rules name languages, not scripts or regions;
+    a tag that isn't BCP-47-ish is dropped rather than failing the whole message."""
+    primary = (tag or "").strip().replace("_", "-").split("-")[0].lower()
+    return primary if 2 <= len(primary) <= 8 and primary.isascii() and primary.isalpha() else None
+
+
 class InboundMessage(Model):
     """A connector's parse result for one new customer message, before the store."""
 
@@ -196,6 +203,7 @@ class InboundMessage(Model):
     reply_to_external_id: str | None = None
     raw: bytes | None = None  # the provider's bytes, kept bounded for audit/re-parse
     raw_content_type: str | None = None
+    language: Annotated[str | None, AfterValidator(primary_language)] = None  # if known
 
 
 class InboundUpdate(Model):

@@ -101,3 +101,21 @@ def next_escalation_at(
     """When the next not-yet-fired step passes: the moment a timer should wake up for."""
     thresholds = [at for _, _, at in _pending(steps, clocks, fired, calendar, group)]
     return min(thresholds, default=None)
+
+
+def next_ladder_step(
+    steps: Sequence[EscalationStep],
+    *,
+    level: int,
+    fired: Set[str],
+    group: str | None = None,
+) -> tuple[int, EscalationStep] | None:
+    """The step a hand escalation applies: the first at or after position `level` (the
+    conversation's escalation_level) that covers its group and has not fired yet."""
+    for index, step in enumerate(steps):
+        if index < level or step_key(step, index) in fired:
+            continue
+        if step.groups and group not in step.groups:
+            continue
+        return index, step
+    return None

@@ -21,7 +21,8 @@ __all__ = ["RoutingHook", "route_input"]
 
 def route_input(inbound: InboundMessage, tags: Sequence[str] = (),
                 attributes: Mapping[str, Any] | None = None) -> RouteInput:
-    """What the rules look at: the text of every part (captions too) and the part kinds."""
+    """What the rules look at: the text of every part (captions too), the part kinds and
+    the language, when the channel told it."""
     texts = []
     for part in inbound.parts:
         text = getattr(part, "text", None) or getattr(part, "caption", None)
@@ -31,6 +32,7 @@ def route_input(inbound: InboundMessage, tags: Sequence[str] = (),
         channel_type=inbound.channel_type, channel_id=inbound.channel_id,
         text="\n".join(texts), kinds=frozenset(part.kind for part in inbound.parts),
         customer_tags=frozenset(tags), customer_attributes=attributes or {},
+        language=inbound.language,
     )
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from omnihub.normalizer.schema import Conversation
 from omnihub.router.assigner import Assigner
 from omnihub.router.engine import CompiledRouter
@@ -161,10 +163,13 @@ class SlaWorker:
                 report.steps.append((conv.id, step.key))
 
     def _step_firing(self, router: CompiledRouter, conv: Conversation, step: DueStep) -> sla.Firing:
-        values: dict[str, Any] = {}
+        # escalation_level is how far up the ladder the conversation is, as for a hand
+        # escalation (router/manual_escalation.py): never lowered by an earlier step.
+        level = step.index + 1
+        values: dict[str, Any] = {"escalation_level": sa.case(
+            (_c.escalation_level < level, level), else_=_c.escalation_level)}
         if step.transfer_to is not None and step.transfer_to != conv.group:
-            values.update(skill_group=step.transfer_to, assignee=None,
-                          escalation_level=_c.escalation_level + 1)
+            values.update(skill_group=step.transfer_to, assignee=None)
         if step.priority is not None:
             values["priority"] = (_c.priority + step.priority.value if step.priority.relative
                                   else step.priority.value)

@@ -25,13 +25,14 @@ from omnihub.store.db import Database
 from omnihub.store.errors import NotFound, StoreError
 from omnihub.store.events import event_row, write_outbox
 from omnihub.store.rows import CONVERSATION_COLUMNS, conversation_from_row, open_key
-from omnihub.store.tables import conversation_watchers, conversations
+from omnihub.store.tables import conversation_watchers, conversations, sla_fired
 
-__all__ = ["Change", "InvalidTransition", "OpenConversationExists", "apply_change", "assign",
-           "close", "escalate", "list_watchers", "reopen", "resolve", "set_watching", "snooze",
-           "transfer", "update", "wake_snoozed"]
+__all__ = ["Change", "InvalidTransition", "Ladder", "LadderStep", "OpenConversationExists",
+           "apply_change", "assign", "close", "escalate", "list_watchers", "reopen", "resolve",
+           "set_watching", "snooze", "transfer", "update", "wake_snoozed"]
 
 Check = Callable[[Conversation], None]
+Ladder = Callable[[Conversation], "LadderStep | None"]
 _c = conversations.c
 _w = conversation_watchers.c
 
@@ -64,6 +65,18 @@ class Change:
     event: str
     values: dict[str, Any]
     data: dict[str, Any] = field(default_factory=dict)
+    fired_key: str | None = None  # an `sla_fired` key recorded with the change (once only)
+
+
+@dataclass(frozen=True, slots=True)
+class LadderStep:
+    """An escalation step applied by hand (router/manual_escalation.py picks it)."""
+
+    key: str
+    level: int  # escalation_level afterwards: the step's 1-based position in the ladder
+    transfer_to: str | None
+    priority: Callable[[int], int] | None  # current priority -> new one
+    notify: dict[str, Any]
 
 
 def _allowed_from(operation: str, conversation: Conversation) -> None:
@@ -96,6 +109,14 @@ async def apply_change(
         change = decide(before, now)
         if change is None:
             return before
+        if change.fired_key is not None:
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(sa.insert(sla_fired).values(
+                        conversation_id=conversation_id, key=change.fired_key, fired_at=now))
+            except IntegrityError:
+                raise InvalidTransition(f"{change.fired_key} has just been applied by another "
+                                        "escalation; reload the conversation") from None
         try:
             async with conn.begin_nested():
                 await conn.execute(sa.update(conversations).where(_c.id == conversation_id)
@@ -141,21 +162,36 @@ def transfer(group: str | None, assignee: str | None,
     return decide
 
 
-def escalate(reason: str, priority: int | None,
-             group: str | None = None) -> Callable[[Conversation, datetime], Change]:
-    """One level up; with a `group` (the routing's escalation target) it also moves there,
-    unassigned, to be picked up by that group."""
+def escalate(reason: str, priority: int | None, group: str | None = None,
+             ladder: Ladder | None = None,
+             ) -> Callable[[Conversation, datetime], Change]:
+    """One step up routing.yaml's ladder: `ladder` picks the step after the conversation's
+    level (its transfer, priority change and notify list); an explicit `group` or
+    `priority` overrides the step's. Past the last step only an explicit `group` may
+    still escalate (one level up); without a ladder, escalation just raises the level."""
     def decide(conv: Conversation, now: datetime) -> Change:
         _allowed_from("escalate", conv)
-        values: dict[str, Any] = {"escalation_level": conv.escalation_level + 1}
-        data: dict[str, Any] = {"level": conv.escalation_level + 1, "reason": reason}
+        step = ladder(conv) if ladder is not None else None
+        if ladder is not None and step is None and group is None:
+            raise InvalidTransition(
+                f"no escalation step left after level {conv.escalation_level}: the ladder in "
+                "routing.yaml is exhausted; transfer the conversation or give a `group`")
+        level = step.level if step is not None else conv.escalation_level + 1
+        to_group = group if group is not None else (step.transfer_to if step else None)
+        values: dict[str, Any] = {"escalation_level": max(level, conv.escalation_level)}
+        data: dict[str, Any] = {"level": values["escalation_level"], "reason": reason}
         if priority is not None:
             values["priority"] = priority
-        if group is not None and group != conv.group:
-            values.update(skill_group=group, assignee=None)
+        elif step is not None and step.priority is not None:
+            values["priority"] = step.priority(conv.priority)
+        if to_group is not None and to_group != conv.group:
+            values.update(skill_group=to_group, assignee=None)
             data.update({"from": {"group": conv.group, "assignee": conv.assignee},
-                         "transfer_to": group})
-        return Change("conversation.escalated", values, data)
+                         "transfer_to": to_group})
+        if step is not None:
+            data.update(step=step.key, notify=step.notify, manual=True)
+        return Change("conversation.escalated", values, data,
+                      fired_key=f"step:{step.key}" if step is not None else None)
     return decide
 
 

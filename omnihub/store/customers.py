@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihub.normalizer.ids import new_id
 from omnihub.normalizer.schema import OPEN_STATUSES, Customer, Identity
+from omnihub.store.audit import Actor, write_audit
 from omnihub.store.crypto import ADDRESS_PURPOSE, PiiCipher
 from omnihub.store.db import Database
 from omnihub.store.errors import MergeError, NotFound
@@ -112,7 +113,8 @@ async def _lock_customers(conn: AsyncConnection, *ids: str) -> dict[str, Any]:
     return found
 
 
-async def merge_customers(db: Database, source_id: str, target_id: str, *, actor: str) -> str:
+async def merge_customers(db: Database, source_id: str, target_id: str, *, actor: str,
+                          audit: Actor | None = None) -> str:
     """Merge `source_id` into `target_id`; return the merge id that `unmerge` takes."""
     if source_id == target_id:
         raise MergeError("a customer can't be merged into itself")
@@ -230,6 +232,10 @@ async def merge_customers(db: Database, source_id: str, target_id: str, *, actor
                 )
             ],
         )
+        if audit is not None:
+            await write_audit(conn, audit, "customers.merge", "customer", source_id,
+                              before={"customer": source_id},
+                              after={"merged_into": target_id, "merge_id": merge_id}, now=now)
     return merge_id
 
 
@@ -246,7 +252,7 @@ async def _move_conversations(
     )
 
 
-async def unmerge(db: Database, merge_id: str, *, actor: str) -> None:
+async def unmerge(db: Database, merge_id: str, *, actor: str, audit: Actor | None = None) -> None:
     """Move exactly the rows a merge moved back to the source customer."""
     now = datetime.now(UTC)
     async with db.write() as conn:
@@ -315,3 +321,7 @@ async def unmerge(db: Database, merge_id: str, *, actor: str) -> None:
                 )
             ],
         )
+        if audit is not None:
+            await write_audit(conn, audit, "customers.unmerge", "customer", source_id,
+                              before={"merged_into": target_id, "merge_id": merge_id},
+                              after={"customer": source_id}, now=now)

@@ -100,13 +100,15 @@ class Store:
     async def find_customer(self, kind: str, address: str) -> Customer | None:
         return await customers.find_customer(self.db, self.cipher, kind, address)
 
-    async def merge_customers(self, source_id: str, target_id: str, *, actor: str) -> str:
-        merge_id = await customers.merge_customers(self.db, source_id, target_id, actor=actor)
+    async def merge_customers(self, source_id: str, target_id: str, *, actor: str,
+                              audit: Actor | None = None) -> str:
+        merge_id = await customers.merge_customers(self.db, source_id, target_id, actor=actor,
+                                                   audit=audit)
         self._notify()
         return merge_id
 
-    async def unmerge(self, merge_id: str, *, actor: str) -> None:
-        await customers.unmerge(self.db, merge_id, actor=actor)
+    async def unmerge(self, merge_id: str, *, actor: str, audit: Actor | None = None) -> None:
+        await customers.unmerge(self.db, merge_id, actor=actor, audit=audit)
         self._notify()
 
     async def customer_history(
@@ -204,10 +206,10 @@ class Store:
                                   conversation_ops.transfer(group, assignee, reason), check)
 
     async def escalate(self, conversation_id: str, *, reason: str, priority: int | None = None,
-                       group: str | None = None, actor: Actor,
-                       check: Check | None = None) -> Conversation:
+                       group: str | None = None, actor: Actor, check: Check | None = None,
+                       ladder: conversation_ops.Ladder | None = None) -> Conversation:
         return await self._change(conversation_id, actor, "conversation.escalate",
-                                  conversation_ops.escalate(reason, priority, group), check)
+                                  conversation_ops.escalate(reason, priority, group, ladder), check)
 
     async def update_conversation(self, conversation_id: str, fields: dict[str, Any], *,
                                   add_tags: list[str] | None = None,

@@ -230,6 +230,7 @@ def _on_message(channel_id: str, update: Update, raw: bytes | None) -> TelegramE
         reply_to_external_id=external_id(msg.chat.id, reply.message_id) if reply else None,
         raw=raw,
         raw_content_type="application/json",
+        language=user.language_code,
     )
     return TelegramEvent(messages=[Pending(inbound, files)])
 
@@ -270,6 +271,7 @@ def _on_callback_query(channel_id: str, update: Update, raw: bytes | None) -> Te
         reply_to_external_id=external_id(origin.chat.id, origin.message_id) if origin else None,
         raw=raw,
         raw_content_type="application/json",
+        language=query.from_user.language_code,
     )
     return TelegramEvent(messages=[Pending(inbound)], callback_query_id=query.id)
 

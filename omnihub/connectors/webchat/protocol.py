@@ -56,6 +56,7 @@ class Hello(_Frame):
     type: Literal["hello"]
     token: str | None = Field(default=None, max_length=2048)
     user: UserClaim | None = None
+    language: str | None = Field(default=None, max_length=35)  # navigator.language, for routing
 
 
 class Resume(_Frame):

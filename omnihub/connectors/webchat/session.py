@@ -85,6 +85,7 @@ class ChatSession:
         self.outlet = outlet  # attached to the connector while a visitor is known
         self.customer_id: str | None = None
         self.conversation_id: str | None = None
+        self.language: str | None = None  # the browser's, from hello (a socket's session only)
         self._typing_sent = 0.0
         if visitor is not None and outlet is not None:
             connector.attach(visitor.primary, outlet)
@@ -131,6 +132,7 @@ class ChatSession:
             except IdentityRefused as exc:
                 raise SessionRefused(CLOSE_FORBIDDEN, "identity_refused", str(exc)) from None
         self.set_visitor(visitor)
+        self.language = frame.language
         self.emit({
             "type": "welcome",
             "token": issue_token(settings.secret, anonymous),
@@ -214,6 +216,7 @@ class ChatSession:
             parts=parts,
             raw=raw.model_dump_json().encode() if raw is not None else None,
             raw_content_type="application/json" if raw is not None else None,
+            language=self.language,
         )
         try:
             normalized, warnings = await self.hub.pipeline.run(inbound)

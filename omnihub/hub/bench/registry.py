@@ -11,6 +11,7 @@ from omnihub.hub.bench.base import Benchmark
 BENCHMARKS: tuple[str, ...] = (
     "omnihub.hub.bench.ingest:INGEST",
     "omnihub.hub.bench.routing:ROUTING",
+    "omnihub.hub.bench.latency:LATENCY",
 )
 
 

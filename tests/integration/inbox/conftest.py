@@ -50,5 +50,5 @@ async def open_desk(hub: HubClient) -> Desk:
 
 
 @pytest.fixture
-async def desk(make_hub, make_store_url) -> AsyncIterator[Desk]:  # type: ignore[no-untyped-def]
+async def desk(make_hub, make_store_url) -> AsyncIterator[Desk]:  # type: ignore[no-untyped-def]  # noqa: F811
     yield await open_desk(await make_hub(await make_store_url("sqlite")))

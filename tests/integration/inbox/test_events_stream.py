@@ -154,3 +154,20 @@ async def test_stream_is_filtered_to_the_agents_groups(make_hub, make_store_url,
     assert text_of(payload) == "now logistics"
     stream.resp.close()
     boss.resp.close()
+
+
+async def test_shutdown_does_not_wait_for_open_streams(make_hub, make_store_url) -> None:  # type: ignore[no-untyped-def]
+    """A stream notices a gone client only at its next heartbeat; shutdown must not wait.
+
+    The stream is held by a client of its own (a browser tab), which stays connected.
+    """
+    hub = await make_hub(await make_store_url("sqlite"),
+                         extra={"inbox": {"sse_heartbeat_seconds": 60}})
+    auth = await hub.token("agent")
+    async with aiohttp.ClientSession() as browser:
+        resp = await browser.get(hub.http.make_url("/api/v1/events"), headers=auth)
+        assert resp.status == 200
+        started = asyncio.get_running_loop().time()
+        await hub.http.close()  # stops the server and the hub while the stream is open
+        assert asyncio.get_running_loop().time() - started < 5
+        resp.close()

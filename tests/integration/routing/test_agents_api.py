@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from omnihub.store.tables import conversations
+from omnihub.store.tables import conversations, outbox
 
 from .conftest import HubClient, api_post, routing_file
 
@@ -76,28 +76,58 @@ async def test_coming_online_takes_the_queue(desk_hub: HubClient) -> None:
     assert {a["id"]: a["open_conversations"] for a in listing["agents"]}["bob"] == 1
 
 
-# (body sent, group afterwards)
-ESCALATIONS = [
-    pytest.param({"reason": "angry"}, "senior", id="routing's escalation target"),
-    pytest.param({"reason": "angry", "group": "returns"}, "returns", id="a group given"),
-]
+async def escalated_events(client: HubClient) -> list[dict[str, Any]]:
+    stmt = (sa.select(outbox.c.payload).where(outbox.c.topic == "event",
+                                              outbox.c.type == "conversation.escalated")
+            .order_by(outbox.c.seq))
+    async with client.hub.db.read() as conn:
+        return [payload["data"] for payload in (await conn.execute(stmt)).scalars()]
 
 
-@pytest.mark.parametrize(("body", "group"), ESCALATIONS)
-async def test_escalate_moves_to_the_escalation_target(desk_hub: HubClient, body: dict[str, Any],
-                                                       group: str) -> None:
-    resp = await desk_hub.post_message(api_post("m-1", customer="c-1", text="hello"))
-    message_id = (await resp.json())["messages"][0]["id"]
-    message = await desk_hub.hub.store.get_message(message_id)
+async def sales_conversation_of_ann(client: HubClient) -> str:
+    resp = await client.post_message(api_post("m-1", customer="c-1", text="hello"))
+    message = await client.hub.store.get_message((await resp.json())["messages"][0]["id"])
     assert message is not None
-    async with desk_hub.hub.db.write() as conn:
-        await conn.execute(sa.update(conversations).values(skill_group="sales", assignee="ann"))
-    ann = await desk_hub.token("agent", "ann")
-    resp = await desk_hub.http.post(f"/api/v1/conversations/{message.conversation_id}/escalate",
-                                    json=body, headers=ann)
-    assert resp.status == 200, await resp.text()
-    after = await resp.json()
-    assert (after["group"], after["assignee"], after["escalation_level"]) == (group, None, 1)
+    async with client.hub.db.write() as conn:
+        await conn.execute(sa.update(conversations).values(skill_group="sales", assignee="ann",
+                                                           priority=10))
+    return message.conversation_id
+
+
+async def test_escalate_climbs_the_ladder_one_step_at_a_time(desk_hub: HubClient) -> None:
+    """desk.yaml: step 1 notifies (no transfer), step 2 moves to senior with +30; then 409."""
+    url = f"/api/v1/conversations/{await sales_conversation_of_ann(desk_hub)}/escalate"
+    ann, sue = await desk_hub.token("agent", "ann"), await desk_hub.token("supervisor", "sue")
+    first = await desk_hub.http.post(url, json={"reason": "angry"}, headers=ann)
+    assert first.status == 200, await first.text()
+    after = await first.json()
+    assert (after["group"], after["assignee"], after["priority"],
+            after["escalation_level"]) == ("sales", "ann", 10, 1)
+    second = await desk_hub.http.post(url, json={"reason": "angrier"}, headers=sue)
+    assert second.status == 200, await second.text()
+    after = await second.json()
+    assert (after["group"], after["assignee"], after["priority"],
+            after["escalation_level"]) == ("senior", None, 40, 2)
+    step1, step2 = await escalated_events(desk_hub)
+    assert (step1["step"], step1["notify"]) == (
+        "first-missed", {"targets": ["assignee", "role:senior"], "agents": ["ann", "sam"]})
+    assert (step2["step"], step2["transfer_to"], step2["notify"]["agents"]) == (
+        "first-missed-twice", "senior", ["sue"])
+    third = await desk_hub.http.post(url, json={"reason": "still angry"}, headers=sue)
+    assert third.status == 409
+    assert "no escalation step left after level 2" in (await third.json())["error"]["message"]
+
+
+async def test_an_explicit_group_wins_over_the_steps_target(desk_hub: HubClient) -> None:
+    url = f"/api/v1/conversations/{await sales_conversation_of_ann(desk_hub)}/escalate"
+    sue = await desk_hub.token("supervisor", "sue")
+    for expected_level in (1, 2, 3):  # the third is past the ladder: allowed, a group is named
+        resp = await desk_hub.http.post(url, json={"reason": "x", "group": "returns"}, headers=sue)
+        assert resp.status == 200, await resp.text()
+        after = await resp.json()
+        assert (after["group"], after["escalation_level"]) == ("returns", expected_level)
+    assert [e.get("step") for e in await escalated_events(desk_hub)] == [
+        "first-missed", "first-missed-twice", None]
 
 
 async def test_escalate_to_an_unknown_group_is_422(desk_hub: HubClient) -> None:
@@ -124,6 +154,20 @@ async def test_transfer_to_an_unknown_group_is_422_naming_it(desk_hub: HubClient
     assert conversation is not None and conversation.group == "sales"  # unchanged
     resp = await desk_hub.http.post(url, json={"reason": "x", "group": "returns"}, headers=sue)
     assert resp.status == 200 and (await resp.json())["group"] == "returns"
+
+
+async def test_transfer_to_an_unknown_agent_is_422_naming_it(desk_hub: HubClient) -> None:
+    conversation_id = await sales_conversation_of_ann(desk_hub)
+    sue = await desk_hub.token("supervisor", "sue")
+    url = f"/api/v1/conversations/{conversation_id}/transfer"
+    resp = await desk_hub.http.post(url, json={"reason": "x", "assignee": "zed"}, headers=sue)
+    assert resp.status == 422
+    error = (await resp.json())["error"]
+    assert error["field"] == "assignee" and "'zed'" in error["message"]
+    conversation = await desk_hub.hub.store.get_conversation(conversation_id)
+    assert conversation is not None and conversation.assignee == "ann"  # unchanged
+    resp = await desk_hub.http.post(url, json={"reason": "x", "assignee": "bob"}, headers=sue)
+    assert resp.status == 200 and (await resp.json())["assignee"] == "bob"
 
 
 async def test_a_routed_message_is_assigned_through_the_bus(desk_hub: HubClient) -> None:

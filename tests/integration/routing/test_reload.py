@@ -52,6 +52,23 @@ def test_a_valid_edit_takes_effect(tmp_path: Path) -> None:
     assert before.sha256 not in rendered
 
 
+def test_a_reload_logs_the_new_versions_hash(tmp_path: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """Operators match the log against `GET /api/v1/routing` and `sha256sum routing.yaml`."""
+    path = routing_file(tmp_path)
+    state = RoutingState(path)
+    old = state.current.sha256
+    assert old is not None
+    edit(path, "capacity: 2}\n  support", "capacity: 4}\n  support")
+    new = hashlib.sha256(path.read_bytes()).hexdigest()
+    with caplog.at_level(logging.INFO, logger="omnihub.router"):
+        assert state.reload() is True
+    [record] = [r for r in caplog.records if "reloaded" in r.getMessage()]
+    assert record.levelno == logging.INFO
+    assert f"{path} reloaded: sha256 {new[:12]} in force" in record.getMessage()
+    assert old[:12] not in record.getMessage()
+
+
 @pytest.mark.parametrize(("old", "new", "key"), BROKEN)
 def test_an_invalid_edit_is_refused_with_its_line(tmp_path: Path, old: str, new: str, key: str,
                                                   caplog: pytest.LogCaptureFixture) -> None:

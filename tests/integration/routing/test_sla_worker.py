@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from omnihub.router.manual_escalation import ladder_for
 from omnihub.router.sla_worker import LEASE_NAME
 from omnihub.store import sla
 from omnihub.store.leases import Lease
 from omnihub.store.tables import leases
 
-from .conftest import Desk
+from .conftest import SUPERVISOR, Desk
 
 DUE = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -67,7 +68,35 @@ async def test_each_breach_and_step_fires_once(desk: Desk) -> None:
     assert twice["from"] == {"group": "support", "assignee": "ann"}
     after_all = await desk.get(conversation)
     assert (after_all.group, after_all.assignee, after_all.priority,
-            after_all.escalation_level) == ("senior", None, 70, 1)
+            after_all.escalation_level) == ("senior", None, 70, 2)  # the ladder's 2nd step
+
+
+async def escalate_by_hand(desk: Desk, conversation_id: str) -> object:
+    ladder = await ladder_for(desk.routing, desk.db, conversation_id)
+    return await desk.store.escalate(conversation_id, reason="by hand", actor=SUPERVISOR,
+                                     ladder=ladder)
+
+
+async def test_a_step_escalated_by_hand_is_not_fired_again_by_the_timer(desk: Desk) -> None:
+    conversation = await late_conversation(desk)
+    await escalate_by_hand(desk, conversation)  # step 1, before any deadline passed
+    report = await desk.worker("w1").tick(after(10))
+    assert [key for _, key in report.steps] == ["first-missed-twice"]
+    escalated = await desk.events("conversation.escalated")
+    assert [(e["data"]["step"], e["data"]["actor"]) for e in escalated] == [
+        ("first-missed", "agent:sue"), ("first-missed-twice", "system")]
+    assert (await desk.get(conversation)).escalation_level == 2
+
+
+async def test_by_hand_after_the_timer_takes_the_next_step(desk: Desk) -> None:
+    conversation = await late_conversation(desk)
+    await desk.worker("w1").tick(after(1))  # the timer fires step 1
+    escalated = await escalate_by_hand(desk, conversation)
+    assert (escalated.group, escalated.priority, escalated.escalation_level) == (  # type: ignore[attr-defined]
+        "senior", 70, 2)
+    assert [e["data"]["step"] for e in await desk.events("conversation.escalated")] == [
+        "first-missed", "first-missed-twice"]
+    assert (await desk.worker("w1").tick(after(30))).steps == []
 
 
 async def test_an_answered_conversation_does_not_breach(desk: Desk) -> None:

@@ -300,7 +300,10 @@
   }
 
   // --- transport: WebSocket, reconnect with backoff, long-poll when sockets are blocked ----
-  function hello() { return {type: "hello", token: S.token, user: user || undefined}; }
+  function hello() {
+    return {type: "hello", token: S.token, user: user || undefined,
+            language: navigator.language || undefined};
+  }
   function frame(f) {
     if (S.ws && S.ws.readyState === 1) S.ws.send(JSON.stringify(f));
     else if (S.poll && S.session) post("/send", f).then(function (b) { b.frames.forEach(handle); });
