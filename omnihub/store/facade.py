@@ -292,7 +292,9 @@ class Store:
 
     async def set_read_marker(self, agent: str, conversation_id: str,
                               message_id: str) -> ReadMarker:
-        return await message_ops.set_read_marker(self.db, agent, conversation_id, message_id)
+        marker = await message_ops.set_read_marker(self.db, agent, conversation_id, message_id)
+        self._notify()
+        return marker
 
     async def read_markers(self, conversation_id: str) -> list[ReadMarker]:
         return await message_ops.read_markers_of(self.db, conversation_id)

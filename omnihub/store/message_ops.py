@@ -153,14 +153,19 @@ async def sent_target(db: Database, cipher: PiiCipher, message: Message,
 
 async def set_read_marker(db: Database, agent: str, conversation_id: str,
                           message_id: str) -> ReadMarker:
-    """Move an agent's marker forward to `message_id` (never back); return the marker."""
+    """Move an agent's marker forward to `message_id` (never back); return the marker.
+
+    A marker that moves emits `conversation.read` in the same transaction: channels that
+    show read receipts (the web chat) tell the customer at once.
+    """
     now = datetime.now(UTC)
     async with db.write() as conn:
-        owner = (await conn.execute(sa.select(_m.conversation_id).where(
-            _m.id == message_id))).scalar()
-        if owner != conversation_id:
+        owner = (await conn.execute(sa.select(_m.conversation_id, _m.customer_id, _m.channel_id)
+                                    .where(_m.id == message_id))).first()
+        if owner is None or owner.conversation_id != conversation_id:
             raise NotFound(f"no message {message_id!r} in conversation {conversation_id!r}")
         where = (_r.agent == agent, _r.conversation_id == conversation_id)
+        before = (await conn.execute(sa.select(_r.message_id).where(*where))).scalar()
         await conn.execute(sa.update(read_markers).where(*where, _r.message_id < message_id)
                            .values(message_id=message_id, updated_at=now))
         try:
@@ -171,6 +176,11 @@ async def set_read_marker(db: Database, agent: str, conversation_id: str,
         except IntegrityError:
             pass  # the agent already had a marker here: moved forward above, if it was behind
         row = (await conn.execute(sa.select(read_markers).where(*where))).mappings().one()
+        if row["message_id"] != before:
+            await write_outbox(conn, [event_row("conversation.read", {
+                "conversation_id": conversation_id, "customer_id": owner.customer_id,
+                "channel_id": owner.channel_id, "agent": agent,
+                "message_id": row["message_id"]}, key=conversation_id, now=now)])
     return ReadMarker.model_validate(dict(row))
 
 

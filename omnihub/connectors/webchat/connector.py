@@ -213,10 +213,13 @@ class WebchatConnector(Connector):
         self.push_local(keys, payload["frame"], skip=payload.get("skip"))
 
     async def _on_event(self, envelope: Envelope) -> None:
-        """Agents' edits and recalls (store events) shown in the widgets of this process."""
-        if envelope.type != "message.updated" or not self.outlets:
+        """Agents' edits, recalls and reading (store events) shown in this process's widgets."""
+        if envelope.type not in ("message.updated", "conversation.read") or not self.outlets:
             return
         data = envelope.payload.get("data") or {}
+        if envelope.type == "conversation.read":
+            await self._push_read(data)
+            return
         if data.get("channel_id") != self.channel_id or data.get("private"):
             return
         message = Message.model_validate({k: v for k, v in data.items()
@@ -226,3 +229,13 @@ class WebchatConnector(Connector):
             return
         keys = [key_of(i) for i in customer.identities if i.kind in CHAT_KINDS]
         self.push_local(keys, {"type": "update", "message": stored_view(message, self.media_url)})
+
+    async def _push_read(self, data: dict[str, Any]) -> None:
+        """An agent read the visitor's messages up to `message_id`: show "Read" now."""
+        if data.get("channel_id") != self.channel_id:
+            return
+        customer = await self.store.get_customer(str(data.get("customer_id")))
+        if customer is None:
+            return
+        keys = [key_of(i) for i in customer.identities if i.kind in CHAT_KINDS]
+        self.push_local(keys, {"type": "read", "up_to": data["message_id"]})

@@ -260,3 +260,14 @@ async def test_pages_of_unknown_origins_may_not_connect(make_chat, make_store_ur
     assert caught.value.status == 403
     widget = await chat.widget(Origin="https://shop.example")
     await widget.hello()
+
+
+async def test_an_agent_reading_shows_read_in_the_open_widget(chat: ChatHub) -> None:
+    widget = await chat.widget()
+    await widget.hello()
+    ack = await widget.say("Do you ship to Oslo?", "c-00000001")
+    conversation = ack["message"]["conversation_id"]
+    resp = await chat.http.put(f"/api/v1/conversations/{conversation}/read",
+                               json={"message_id": ack["id"]}, headers=await chat.agent())
+    assert resp.status == 200, await resp.text()
+    assert (await widget.recv("read"))["up_to"] == ack["id"]
