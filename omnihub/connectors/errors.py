@@ -43,10 +43,6 @@ class ProviderUnavailable(ConnectorError):
     code = "provider_unavailable"
 
 
-class PayloadTooLarge(ConnectorError):
-    status = 413
-    code = "payload_too_large"
-
 
 class UnsupportedEvent(ConnectorError):
     """A well-formed event the connector does not handle: answered 200 so the provider

@@ -78,6 +78,7 @@ async def metrics(request: web.Request) -> web.Response:
         hub.metrics.outbox_depth.set(depth.count)
         hub.metrics.outbox_oldest_age.set(depth.oldest_age_seconds or 0)
         hub.metrics.dead_letters.set(await outbox.dead_count(hub.db))
+        hub.metrics.retrying_jobs.set(await outbox.retrying_count(hub.db))
         hub.metrics.store_up.set(1)
     except Exception:  # a scrape must still answer when the store is down
         hub.metrics.store_up.set(0)

@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from omnihub.hub import signing
-from omnihub.hub.app import create_app
 from omnihub.hub.runtime import HUB, Hub
-from omnihub.hub.settings import HubSettings, load_hub_settings
 
 SECRET = "test-secret-0123456789abcdef"
 
 
-def write_config(tmp_path: Path, store_url: str, *, reply_url: str | None = None,
-                 extra: dict[str, Any] | None = None) -> Path:
-    """A hub.yaml for tests (JSON is valid YAML)."""
+def hub_config(store_url: str, *, reply_url: str | None = None,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A hub.yaml mapping with one API channel, `shop`, signed with SECRET."""
     channel: dict[str, Any] = {"id": "shop", "type": "api", "secret": SECRET}
     if reply_url:
         channel["reply_url"] = reply_url
-    config = {
-        "data_dir": str(tmp_path / "data"),
-        "store": {"url": store_url},
-        "bus": {"url": "memory://"},
-        "channels": [channel],
-        **(extra or {}),
-    }
-    path = tmp_path / "hub.yaml"
-    path.write_text(json.dumps(config))
-    return path
+    return {"store": {"url": store_url}, "channels": [channel], **(extra or {})}
 
 
 def signed(body: dict[str, Any] | bytes, *, secret: str = SECRET,
@@ -73,20 +60,14 @@ class HubClient:
 
 
 @pytest.fixture
-async def make_hub(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    clients: list[TestClient] = []
+async def make_hub(start_hub: Callable[..., Any]) -> Callable[..., Any]:
+    """Factory: a hub on `store_url` with the `shop` API channel (see `hub_config`)."""
 
     async def make(store_url: str, **kw: Any) -> HubClient:
-        settings: HubSettings = load_hub_settings(write_config(tmp_path, store_url, **kw))
-        app = create_app(settings)
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        clients.append(client)
-        return HubClient(client, app)
+        client = await start_hub(hub_config(store_url, **kw))
+        return HubClient(client, client.app)
 
-    yield make
-    for client in clients:
-        await client.close()
+    return make
 
 
 @pytest.fixture

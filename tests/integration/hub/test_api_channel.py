@@ -174,4 +174,32 @@ async def test_health_ready_and_metrics(hub: HubClient) -> None:
     text = await (await hub.http.get("/metrics")).text()
     assert 'omnihub_ingest_total{channel="shop",result="stored"} 1.0' in text
     assert 'omnihub_webhook_rejected_total{channel="shop",reason="invalid_signature"} 1.0' in text
-    assert "omnihub_outbox_depth" in text and "omnihub_dead_letters" in text
+    assert "omnihub_outbox_depth " in text and "omnihub_dead_letters 0.0" in text
+    assert "omnihub_retrying_jobs 0.0" in text
+
+
+async def test_a_failing_delivery_shows_as_a_retrying_job(make_hub, make_store_url) -> None:  # type: ignore[no-untyped-def]
+    async def down(request: web.Request) -> web.Response:
+        return web.Response(status=503)
+
+    shop_app = web.Application()
+    shop_app.router.add_post("/replies", down)
+    shop_server = TestServer(shop_app)
+    await shop_server.start_server()
+    try:
+        hub = await make_hub(await make_store_url("sqlite"),
+                             reply_url=str(shop_server.make_url("/replies")))
+        await hub.post_message(api_post("m-1"))
+        auth = await hub.token("agent")
+        conv = (await (await hub.http.get("/api/v1/conversations", headers=auth)).json())["items"][0]
+        sent = await hub.http.post(f"/api/v1/conversations/{conv['id']}/messages",
+                                   json={"text": "hello"}, headers=auth)
+        assert sent.status == 201
+        for _ in range(200):
+            text = await (await hub.http.get("/metrics")).text()
+            if "omnihub_retrying_jobs 1.0" in text:
+                break
+            await asyncio.sleep(0.02)
+        assert "omnihub_retrying_jobs 1.0" in text
+    finally:
+        await shop_server.close()
