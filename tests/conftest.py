@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -105,11 +106,17 @@ async def start_hub(tmp_path: Path) -> AsyncIterator[StartHub]:
         path = tmp_path / f"hub-{len(clients)}.yaml"
         path.write_text(json.dumps(full))
         client = TestClient(TestServer(create_app(load_hub_settings(path))))
+        clients.append(client)  # closed even if it fails to start (its session is open)
         await client.start_server()
-        clients.append(client)
         return client
 
     yield start
     for client in clients:
         await client.close()
 
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session for a connector under test (its ConnectorContext.http)."""
+    async with aiohttp.ClientSession() as session:
+        yield session

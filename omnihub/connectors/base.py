@@ -12,7 +12,7 @@ import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
@@ -23,6 +23,7 @@ from omnihub.normalizer.schema import Identity, InboundMessage, InboundUpdate, P
 if TYPE_CHECKING:
     import aiohttp
 
+    from omnihub.hub.intake import Intake
     from omnihub.normalizer.media import MediaStore
 
 
@@ -50,12 +51,34 @@ class WebhookRequest:
     received_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    """The provider's word on one of OUR outbound messages (a delivery receipt, a bounce),
+    addressed by the external id the provider gave it when it was sent."""
+
+    external_id: str
+    status: Literal["sent", "delivered", "read", "failed"]
+    error: str | None = None  # the provider's error code and text, for failures
+
+
+@dataclass(frozen=True, slots=True)
+class GroupChoice:
+    """The customer picked a skill group at the provider (a phone menu's key, a chat
+    bot's topic button): the conversation of the message `external_id` goes there."""
+
+    external_id: str
+    group: str
+    reason: str
+
+
 @dataclass(slots=True)
 class ParsedWebhook:
     """A verified webhook: the new customer messages it carries, and what to answer."""
 
     messages: list[InboundMessage] = field(default_factory=list)
     updates: list[InboundUpdate] = field(default_factory=list)  # edits/deletions of stored ones
+    statuses: list[DeliveryUpdate] = field(default_factory=list)  # receipts for outbound ones
+    choices: list[GroupChoice] = field(default_factory=list)  # the customer's own routing
     response: web.StreamResponse | None = None  # None: the hub answers {"ok": true}
     ignored: str | None = None  # an event type the connector does not handle
 
@@ -89,6 +112,9 @@ class ConnectorContext:
     media: MediaStore
     max_body_bytes: int = 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
+    #: how a connector that pulls (an IMAP poller) hands in what it fetched: the same
+    #: normalize-and-commit path as a webhook; set by the hub before connectors start
+    intake: Intake | None = None
 
 
 class Connector(abc.ABC):
@@ -126,6 +152,11 @@ class Connector(abc.ABC):
     async def shutdown(self) -> None:
         """The server is stopping: end long-lived client connections (a web chat's
         sockets) so that it need not wait out their timeout. Default: nothing to do."""
+
+    def health(self) -> dict[str, Any] | None:
+        """How a connector with a connection of its own (an IMAP poller) is doing, for
+        /readyz: `{"status": "ok" | "down", ...details}`. Default: None, nothing to tell."""
+        return None
 
     def pick_recipient(self, identities: list[Identity]) -> Identity | None:
         """Which of the customer's identities this channel delivers to."""

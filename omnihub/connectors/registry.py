@@ -11,6 +11,10 @@ BUILTIN: tuple[str, ...] = (
     "omnihub.connectors.telegram.connector:TelegramConnector",
     "omnihub.connectors.slack.connector:SlackConnector",
     "omnihub.connectors.webchat.connector:WebchatConnector",
+    "omnihub.connectors.twilio.voice:TwilioVoiceConnector",
+    "omnihub.connectors.twilio.messaging:TwilioSmsConnector",
+    "omnihub.connectors.twilio.messaging:TwilioWhatsappConnector",
+    "omnihub.connectors.email.connector:EmailConnector",
 )
 
 

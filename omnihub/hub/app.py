@@ -8,21 +8,26 @@ from aiohttp import web
 
 from omnihub.connectors.registry import connector_types
 from omnihub.hub.http import error_middleware, json_response
+from omnihub.hub.monitoring.http import http_metrics_middleware
+from omnihub.hub.rate_limit import Middleware, RateLimiter, public_endpoint, rate_limit_middleware
+from omnihub.hub.request_id import install_log_record_factory, request_id_middleware
 from omnihub.hub.runtime import HUB, open_hub
 from omnihub.hub.settings import HubSettings
 from omnihub.hub.webhooks import receive_webhook
 from omnihub.inbox.api import setup_api
 
 
-def create_app(settings: HubSettings) -> web.Application:
+def create_app(settings: HubSettings, *, serving: bool = False) -> web.Application:
     """Build the app; the hub itself starts with the app and stops with it (cleanup_ctx)."""
+    install_log_record_factory()  # log records carry the request id (hub/request_id.py)
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
-        middlewares=[error_middleware],
+        middlewares=[request_id_middleware, http_metrics_middleware, error_middleware,
+                     _rate_limits(settings)],
     )
 
     async def hub_lifetime(app: web.Application) -> AsyncIterator[None]:
-        async with open_hub(settings) as hub:
+        async with open_hub(settings, freeze_gc=serving) as hub:
             app[HUB] = hub
             yield
 
@@ -37,6 +42,21 @@ def create_app(settings: HubSettings) -> web.Application:
     app.router.add_get("/metrics", metrics)
     setup_api(app)
     return app
+
+
+def _rate_limits(settings: HubSettings) -> Middleware:
+    """The public endpoints' per-client limits; refusals counted per endpoint class."""
+    rate = settings.limits.rate
+    limits = {name: RateLimiter(r.per_second, r.burst)
+              for name, r in (("webhooks", rate.webhooks), ("webchat", rate.webchat))
+              if r.per_second > 0}
+
+    def count(request: web.Request, name: str) -> None:
+        if HUB in request.app:
+            request.app[HUB].metrics.rate_limited.labels(name).inc()
+
+    return rate_limit_middleware(limits, public_endpoint, forwarded_header=rate.client_ip_header,
+                                 on_limited=count)
 
 
 async def shutdown_connectors(app: web.Application) -> None:
@@ -64,23 +84,20 @@ async def readyz(request: web.Request) -> web.Response:
     hub.metrics.store_up.set(checks["store"] == "ok")
     hub.metrics.bus_up.set(checks["bus"] == "ok")
     ready = all(v == "ok" for v in checks.values())
-    return json_response({"status": "ready" if ready else "not_ready", "checks": checks},
-                         status=200 if ready else 503)
+    # A channel's own connection (an IMAP mailbox) that is down degrades the hub but does
+    # not take it out of rotation: every other channel still works.
+    channels = {cid: h for cid, c in hub.connectors.items() if (h := c.health()) is not None}
+    degraded = any(h.get("status") != "ok" for h in channels.values())
+    status = "not_ready" if not ready else "degraded" if degraded else "ready"
+    body: dict[str, object] = {"status": status, "checks": checks}
+    if channels:
+        body["channels"] = channels
+    return json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text format; store-derived gauges are refreshed at scrape time."""
-    from omnihub.store import outbox
-
+    """Prometheus text format. Scrapes cost no query: the figures that need one are
+    refreshed by the metrics collector (omnihub/hub/monitoring/collector.py)."""
     hub = request.app[HUB]
-    try:
-        depth = await outbox.outbox_depth(hub.db)
-        hub.metrics.outbox_depth.set(depth.count)
-        hub.metrics.outbox_oldest_age.set(depth.oldest_age_seconds or 0)
-        hub.metrics.dead_letters.set(await outbox.dead_count(hub.db))
-        hub.metrics.retrying_jobs.set(await outbox.retrying_count(hub.db))
-        hub.metrics.store_up.set(1)
-    except Exception:  # a scrape must still answer when the store is down
-        hub.metrics.store_up.set(0)
     return web.Response(body=hub.metrics.render(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

@@ -15,6 +15,11 @@ COMMANDS: tuple[str, ...] = (
     "omnihub.hub.commands.check_config:check_config",
     "omnihub.hub.commands.dead_letters:dead_letters",
     "omnihub.hub.commands.route:route",
+    "omnihub.hub.commands.kb:kb",
+    "omnihub.hub.commands.routing:routing",
+    "omnihub.hub.commands.backup:backup",
+    "omnihub.hub.commands.backup:restore",
+    "omnihub.hub.commands.prune:prune",
 )
 
 

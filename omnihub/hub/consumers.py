@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from omnihub.connectors.errors import PermanentSendError, TemporarySendError
 from omnihub.hub.bus.base import Bus, Envelope, Handler
+from omnihub.hub.request_id import bound_request_id
 from omnihub.store.db import Database
 from omnihub.store.outbox import (
     Job,
@@ -30,6 +31,7 @@ from omnihub.store.outbox import (
     complete_job,
     enqueue_behind,
     has_pending_for_key,
+    keys_with_pending,
     record_failure,
     release_jobs,
 )
@@ -71,12 +73,18 @@ class ConsumerRunner:
         self.rng = rng
         self._consumers: dict[str, _Consumer] = {}
         self._retry_task: asyncio.Task[None] | None = None
+        # Per consumer, the keys with a pending retry, when no other process consumes the
+        # same groups (loaded at start, kept by this runner): the live path then needs no
+        # query per envelope. None: ask the database.
+        self._parked: dict[str, set[str]] | None = None
 
-    def register(self, name: str, topic: str, handler: Handler, *, ordered: bool = True) -> None:
+    def register(self, name: str, topic: str, handler: Handler, *, ordered: bool = True,
+                 lanes: int = 1) -> None:
         """Run `handler` on every envelope of `topic`, as consumer group `name`.
 
         `ordered`: keep per-key order through retries (a failing key holds its later
         envelopes back); unordered consumers retry each envelope on its own.
+        `lanes`: how many keys are handled at once (see Bus.subscribe).
         """
         if not 0 < len(name) <= _MAX_NAME:
             raise ValueError(f"consumer name must be 1 to {_MAX_NAME} characters: {name!r}")
@@ -84,13 +92,17 @@ class ConsumerRunner:
             raise ValueError(f"consumer {name!r} is already registered")
         consumer = _Consumer(name, topic, handler, ordered)
         self._consumers[name] = consumer
+        if self._parked is not None:  # registered after start: a new group owes nothing yet
+            self._parked.setdefault(name, set())
 
         async def deliver(envelope: Envelope) -> None:
             await self._deliver(consumer, envelope)
 
-        self.bus.subscribe(topic, name, deliver)
+        self.bus.subscribe(topic, name, deliver, lanes=lanes)
 
     async def start(self) -> None:
+        if not self.bus.spans_processes and self._parked is None:
+            self._parked = await keys_with_pending(self.db, list(self._consumers))
         if self.retry_interval is not None and self._retry_task is None:
             self._retry_task = asyncio.create_task(self._retry_forever(), name="consumer-retries")
 
@@ -103,18 +115,30 @@ class ConsumerRunner:
 
     async def _deliver(self, consumer: _Consumer, envelope: Envelope) -> None:
         """The live path; raises only if the failure could not be recorded (bus redelivers)."""
-        if (consumer.ordered and envelope.key is not None
-                and await has_pending_for_key(self.db, consumer.name, envelope.key)):
+        if consumer.ordered and envelope.key is not None and await self._waits(consumer, envelope):
             await enqueue_behind(self.db, consumer=consumer.name, envelope=envelope,
                                  now=self.clock())
             return
         try:
-            await consumer.handler(envelope)
+            with bound_request_id(envelope.request_id):  # its logs carry the writer's id
+                await consumer.handler(envelope)
         except Exception as exc:
-            await self._record(consumer.name, envelope, exc)
+            with bound_request_id(envelope.request_id):
+                await self._record(consumer.name, envelope, exc)
+
+    async def _waits(self, consumer: _Consumer, envelope: Envelope) -> bool:
+        """Whether an earlier envelope of this key still owes a retry."""
+        assert envelope.key is not None
+        parked = None if self._parked is None else self._parked.get(consumer.name)
+        if parked is None:
+            return await has_pending_for_key(self.db, consumer.name, envelope.key)
+        return envelope.key in parked
 
     async def _record(self, name: str, envelope: Envelope, exc: Exception) -> Job:
         retry_after = exc.retry_after if isinstance(exc, TemporarySendError) else None
+        if self._parked is not None and envelope.key is not None:
+            # before the write: an envelope of this key arriving meanwhile queues behind it
+            self._parked.setdefault(name, set()).add(envelope.key)
         job = await record_failure(
             self.db, consumer=name, envelope=envelope, error=f"{type(exc).__name__}: {exc}",
             policy=self.policy, now=self.clock(), retry_after=retry_after,
@@ -122,6 +146,7 @@ class ConsumerRunner:
         if job.status == "dead":
             log.error("consumer %s gave up on %s %s after %d attempts: %s", name,
                       envelope.type, envelope.id, job.attempts, job.last_error)
+            await self._unpark(name, envelope.key)  # a dead job holds its key back no more
         else:
             log.warning("consumer %s failed on %s %s (attempt %d), next try at %s: %s", name,
                         envelope.type, envelope.id, job.attempts,
@@ -140,20 +165,32 @@ class ConsumerRunner:
             lane = job.key if ordered and job.key is not None else job.id
             lanes.setdefault((job.consumer, lane), []).append(job)
         ran = 0
-        for lane_jobs in lanes.values():
+        for (name, _lane), lane_jobs in lanes.items():
             for index, job in enumerate(lane_jobs):
                 ran += 1
                 if not await self._retry(job):
                     await release_jobs(self.db, [later.id for later in lane_jobs[index + 1:]])
                     break
+            else:
+                await self._unpark(name, lane_jobs[0].key)
         return ran
+
+    async def _unpark(self, name: str, key: str | None) -> None:
+        """A key's retries may be done: let its next envelopes through the live path."""
+        parked = None if self._parked is None else self._parked.get(name)
+        if parked is None or key is None or key not in parked:
+            return
+        if not await has_pending_for_key(self.db, name, key):
+            parked.discard(key)
 
     async def _retry(self, job: Job) -> bool:
         consumer = self._consumers[job.consumer]
         try:
-            await consumer.handler(job.envelope)
+            with bound_request_id(job.envelope.request_id):
+                await consumer.handler(job.envelope)
         except Exception as exc:
-            await self._record(consumer.name, job.envelope, exc)
+            with bound_request_id(job.envelope.request_id):
+                await self._record(consumer.name, job.envelope, exc)
             return False
         await complete_job(self.db, job.id)
         return True

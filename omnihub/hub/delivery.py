@@ -8,6 +8,7 @@ message already sent is skipped, so a redelivered event never sends twice from h
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 from omnihub.connectors.errors import PermanentSendError, TemporarySendError
@@ -39,11 +40,28 @@ class DeliveryHandler:
             receipt = await connector.send(target)
         except PermanentSendError as exc:
             metrics.outbound_total.labels(channel_id, "failed").inc()
+            metrics.provider_errors.labels(channel_id, "permanent").inc()
             await store.mark_delivery(message_id, status="failed", error=str(exc))
             raise
-        except TemporarySendError:
+        except TemporarySendError as exc:
             metrics.outbound_total.labels(channel_id, "retry").inc()
+            metrics.provider_errors.labels(channel_id, provider_error_kind(exc)).inc()
             raise
         metrics.outbound_total.labels(channel_id, "sent").inc()
         await store.mark_delivery(message_id, status="sent", external_id=receipt.external_id)
         log.info("message %s sent on %s as %s", message_id, channel_id, receipt.external_id)
+
+
+_RATE_LIMITED = re.compile(r"\b429\b|rate.?limit|too many requests|flood", re.IGNORECASE)
+_SERVER_ERROR = re.compile(r"\b5\d\d\b")
+
+
+def provider_error_kind(exc: TemporarySendError) -> str:
+    """`rate_limited` when the provider pushed back (a 429 or its own words for it, or a
+    Retry-After without a 5xx), else `temporary`. Connectors name the status in the text."""
+    text = str(exc)
+    if _RATE_LIMITED.search(text):
+        return "rate_limited"
+    if exc.retry_after is not None and not _SERVER_ERROR.search(text):
+        return "rate_limited"
+    return "temporary"

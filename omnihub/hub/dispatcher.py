@@ -80,7 +80,11 @@ class OutboxDispatcher:
         self._wake.set()
 
     def offer(self, envelopes: Sequence[Envelope]) -> None:
-        """Rows this process has just committed, in seq order: send them without a read."""
+        """Rows this process has just committed, in seq order: send them without a read.
+
+        Live listeners get them at once (`Bus.feed_live`): the consumer groups settle at
+        the pace of the slowest one, and an agent's screen must not wait for it."""
+        self.bus.feed_live(envelopes)
         if not self.leading.is_set() or len(self._offered) + len(envelopes) > self.max_offered:
             self.notify()  # not ours to send now, or too far behind: the table has them
             return

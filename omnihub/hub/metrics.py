@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -9,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 if TYPE_CHECKING:
     from omnihub.router.runtime import RoutingVersion
 
+UNROUTED = "unrouted"  # the group label of conversations not routed to any group
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -27,6 +29,10 @@ class Metrics:
         self.webhook_rejected = Counter(
             "omnihub_webhook_rejected_total", "Webhooks refused, by channel and reason.",
             ["channel", "reason"], registry=r)
+        self.rate_limited = Counter(
+            "omnihub_rate_limited_total",
+            "Requests refused with 429 by the per-client limits, by endpoint class "
+            "(webhooks, webchat).", ["endpoint"], registry=r)
         self.webhook_ignored = Counter(
             "omnihub_webhook_ignored_total", "Well-formed provider events not handled, by channel.",
             ["channel", "event"], registry=r)
@@ -54,11 +60,72 @@ class Metrics:
             "omnihub_routing_config_valid", "0 while the latest routing.yaml edit is refused.",
             registry=r)
         self.sla_breaches = Counter(
-            "omnihub_sla_breaches", "Missed SLA deadlines fired, by metric.", ["metric"],
-            registry=r)
+            "omnihub_sla_breaches", "Missed SLA deadlines fired, by metric and skill group.",
+            ["metric", "group"], registry=r)
         self.assignments = Counter(
             "omnihub_assignments", "Conversations handed to agents automatically, by group.",
             ["group"], registry=r)
+        self._monitoring(r)
+
+    def _monitoring(self, r: CollectorRegistry) -> None:
+        """Operations figures: HTTP, providers, webhooks, backlog, pollers, probes, alerts."""
+        self.http_latency = Histogram(
+            "omnihub_http_request_duration_seconds",
+            "HTTP requests by method, route template (not the raw path) and status code.",
+            ["method", "route", "status"], buckets=LATENCY_BUCKETS, registry=r)
+        self.provider_errors = Counter(
+            "omnihub_provider_errors_total",
+            "Failed sends to a provider, by channel and kind (rate_limited, temporary, permanent).",
+            ["channel", "kind"], registry=r)
+        self.webhook_delivery_latency = Histogram(
+            "omnihub_webhook_delivery_seconds",
+            "Outbound webhook POSTs to agent systems, by endpoint, answered or not.",
+            ["endpoint"], buckets=LATENCY_BUCKETS, registry=r)
+        self.webhook_delivery_failures = Counter(
+            "omnihub_webhook_delivery_failures_total",
+            "Outbound webhook POSTs that failed, by endpoint and reason (status code or error).",
+            ["endpoint", "reason"], registry=r)
+        self.conversations_open = Gauge(
+            "omnihub_conversations_open", "Open conversations by skill group.", ["group"],
+            registry=r)
+        self.conversations_unassigned = Gauge(
+            "omnihub_conversations_unassigned", "Open conversations nobody is assigned to.",
+            ["group"], registry=r)
+        self.conversations_overdue = Gauge(
+            "omnihub_conversations_overdue",
+            "Unresolved conversations past a response or resolution deadline.", ["group"],
+            registry=r)
+        self.imap_poll_lag = Gauge(
+            "omnihub_imap_poll_lag_seconds",
+            "Seconds since an e-mail channel last polled its mailbox successfully.", ["channel"],
+            registry=r)
+        self.store_ping = Gauge(
+            "omnihub_store_ping_seconds", "Time of the last `SELECT 1` probe of the store.",
+            registry=r)
+        self.redis_ping = Gauge(
+            "omnihub_redis_ping_seconds", "Time of the last PING of the Redis bus.", registry=r)
+        self.alerts_firing = Gauge(
+            "omnihub_alerts_firing", "1 while an alert rule of hub.yaml is firing.", ["alert"],
+            registry=r)
+        self._polled: dict[str, float] = {}
+
+    def imap_polled(self, channel: str, at: float | None = None) -> None:
+        """An e-mail channel finished a poll (call it after every successful IMAP poll).
+
+        The lag then grows by itself: the metrics collector sets
+        `omnihub_imap_poll_lag_seconds{channel}` to the time since this call on every tick,
+        so a poller that hangs shows up without having to report anything.
+        """
+        self._polled[channel] = time.time() if at is None else at
+        self.imap_poll_lag.labels(channel).set(0)
+
+    def refresh_poll_lag(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        for channel, at in self._polled.items():
+            self.imap_poll_lag.labels(channel).set(max(0.0, now - at))
+
+    def sla_breached(self, metric: str, group: str | None) -> None:
+        self.sla_breaches.labels(metric, group or UNROUTED).inc()
 
     def routing_loaded(self, version: RoutingVersion) -> None:
         """A routing version took effect: it alone is labelled as in force."""

@@ -30,7 +30,11 @@ from pydantic import (
 
 from omnihub.connectors.base import ChannelSettings
 from omnihub.hub.channel_config import validate_channels
+from omnihub.hub.monitoring.settings import AlertSettings, MonitoringSettings
+from omnihub.hub.backup_settings import BackupSettings
 from omnihub.hub.yamlconfig import load_yaml_model
+from omnihub.profiles.settings import ProfileSettings
+from omnihub.bot.settings import BotSettings
 
 __all__ = [
     "BusSettings",
@@ -142,9 +146,29 @@ class SecuritySettings(Section):
         return None if value == "" else value
 
 
+class RateSettings(Section):
+    """A token bucket per client address: `per_second` steady, `burst` at once; 0 is off."""
+
+    per_second: float = Field(default=0.0, ge=0)
+    burst: int = Field(default=100, ge=1)
+
+
+class RateLimitSettings(Section):
+    """Per-client limits on the public endpoints (hub/rate_limit.py); 429 + Retry-After."""
+
+    #: provider webhooks: off by default (a provider is one client for all its traffic)
+    webhooks: RateSettings = Field(default_factory=RateSettings)
+    #: web chat visitors' calls (send, poll, upload, socket): on by default
+    webchat: RateSettings = Field(
+        default_factory=lambda: RateSettings(per_second=20.0, burst=100))
+    #: behind a reverse proxy, the header whose last value is the client (X-Forwarded-For)
+    client_ip_header: str | None = None
+
+
 class LimitSettings(Section):
     max_body_bytes: int = Field(default=MiB, gt=0)
     max_text_bytes: int = Field(default=64 * 1024, gt=0)
+    rate: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
 
 class OutboxSettings(Section):
@@ -168,6 +192,10 @@ def _event_pattern(value: str) -> str:
         raise ValueError(f"expected an event type like 'message.received', "
                          f"'message.*' or '*', got {value!r}")
     return value
+
+
+#: an event type like 'message.received', a family like 'message.*', or '*'
+EventPattern = Annotated[str, AfterValidator(_event_pattern)]
 
 
 class WebhookSubscription(Section):
@@ -236,9 +264,19 @@ class HubSettings(Section):
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
     channels: Channels = Field(default_factory=list)
+    #: the metrics collector (omnihub/hub/monitoring/)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    #: alert rules and who is told when one fires (omnihub/hub/monitoring/settings.py)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    #: the daily backup of `serve`, backup retention and conversation retention
+    backup: BackupSettings = Field(default_factory=BackupSettings)
+    #: customer profiles: tag rules file, shop webhook (omnihub/profiles/settings.py)
+    profiles: ProfileSettings = Field(default_factory=ProfileSettings)
+    #: the FAQ bot: which conversations it takes first, thresholds (omnihub/bot/settings.py)
+    bot: BotSettings = Field(default_factory=BotSettings)
 
     @field_validator("server", "bus", "security", "limits", "outbox", "inbox", "channels",
-                     mode="before")
+                     "monitoring", "alerts", "profiles", "bot", mode="before")
     @classmethod
     def _empty_section(cls, value: Any, info: ValidationInfo) -> Any:
         """`server:` with nothing under it is an empty section, not an error."""
@@ -261,6 +299,19 @@ class HubSettings(Section):
         value = {} if value is None else value
         if isinstance(value, Mapping) and "dir" not in value:
             return {**value, "dir": info.data.get("data_dir", Path("data")) / "media"}
+        return value
+
+    @field_validator("bot")
+    @classmethod
+    def _bot_channels_exist(cls, value: BotSettings, info: ValidationInfo) -> BotSettings:
+        """A typo in bot.channels would silently keep the bot off that channel."""
+        if "channels" not in info.data:  # channels failed on their own
+            return value
+        known = {c.id for c in info.data["channels"]}
+        unknown = [c for c in value.channels if c not in known]
+        if unknown:
+            raise ValueError(f"bot.channels names unknown channel {', '.join(unknown)}; "
+                             f"configured: {', '.join(sorted(known)) or 'none'}")
         return value
 
     def channel(self, channel_id: str) -> ChannelSettings | None:

@@ -16,10 +16,8 @@ from aiohttp import web
 from omnihub.connectors.base import WebhookRequest
 from omnihub.connectors.errors import ConnectorError, UnsupportedEvent
 from omnihub.hub.http import json_error, json_response
+from omnihub.hub.intake import IntakeRefused, take_in
 from omnihub.hub.runtime import HUB
-from omnihub.normalizer.addresses import InvalidAddress
-from omnihub.normalizer.media import MediaTooLarge
-from omnihub.store import StoreBusy
 
 log = logging.getLogger("omnihub.webhooks")
 
@@ -54,34 +52,16 @@ async def receive_webhook(request: web.Request) -> web.StreamResponse:
         return json_error(exc.status, exc.code, exc.message)
     if parsed.ignored:
         hub.metrics.webhook_ignored.labels(channel_id, parsed.ignored[:64]).inc()
-    stored: list[dict[str, object]] = []
-    for inbound in parsed.messages:
-        try:
-            normalized, warnings = await hub.pipeline.run(inbound)
-        except InvalidAddress as exc:
-            hub.metrics.webhook_rejected.labels(channel_id, "invalid_address").inc()
-            return json_error(400, "invalid_address", str(exc))
-        except MediaTooLarge as exc:
-            hub.metrics.webhook_rejected.labels(channel_id, "payload_too_large").inc()
-            return json_error(413, "payload_too_large", str(exc))
-        for warning in warnings:
-            log.info("channel %s: message %s: %s", channel_id, inbound.external_id, warning)
-        try:
-            result = await hub.store.ingest(normalized)
-        except StoreBusy:
-            hub.metrics.webhook_rejected.labels(channel_id, "busy").inc()
-            return json_error(503, "busy", "the hub is saturated; retry later",
-                              headers={"Retry-After": "1"})
-        hub.metrics.ingest_total.labels(channel_id, "duplicate" if result.duplicate else "stored").inc()
-        stored.append({"id": result.message.id, "duplicate": result.duplicate})
-    updated: list[str] = []
-    for update in parsed.updates:  # an unknown target (never stored) is nothing to update
-        message = await hub.store.apply_update(update)
-        if message is not None:
-            updated.append(message.id)
+    try:
+        taken = await take_in(hub, channel_id, parsed)
+    except IntakeRefused as exc:
+        return json_error(exc.status, exc.code, exc.message, headers=exc.headers or None)
     hub.metrics.ingest_latency.labels(channel_id).observe(time.perf_counter() - started)
     if parsed.response is not None:
         return parsed.response
+    body: dict[str, object] = {"ok": True, "messages": taken.stored}
     if parsed.updates:
-        return json_response({"ok": True, "messages": stored, "updated": updated})
-    return json_response({"ok": True, "messages": stored})
+        body["updated"] = taken.updated
+    if parsed.statuses:
+        body["receipts"] = taken.receipts
+    return json_response(body)

@@ -50,7 +50,7 @@ def confined(prefix: str, *middlewares: Middleware) -> Middleware:
 
 def setup_api(app: web.Application) -> None:
     from omnihub.inbox import admin, conversations, events_stream, messages, openapi, routing_api
-    from omnihub.inbox import canned, merges, stats, workbench
+    from omnihub.inbox import alerts, canned, merges, stats, workbench
     from omnihub.inbox.context import inbox_errors, inbox_lifetime
     from omnihub.inbox.permissions import require_permissions
 
@@ -71,7 +71,16 @@ def setup_api(app: web.Application) -> None:
     routing_api.setup(app)
     canned.setup(app)
     stats.setup(app)
+    alerts.setup(app)
     merges.setup(app)
+    from omnihub.inbox import webhook_api
+    webhook_api.setup(app)  # /api/v1/webhooks: endpoints added at run time
+    from omnihub.profiles import http as profiles, shop_webhook, suggestions
+    profiles.setup(app)  # customer attributes and orders
+    suggestions.setup(app)
+    shop_webhook.setup(app)  # POST /shop/webhook, signed, outside /api/v1
+    from omnihub.kb import api as kb_api
+    kb_api.setup(app)  # /api/v1/kb/: knowledge base, search, suggestions
     workbench.setup(app)  # /inbox/, the agents' page, and GET /api/v1/me
     openapi.setup(app)
 

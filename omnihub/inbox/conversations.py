@@ -26,7 +26,7 @@ from omnihub.inbox.context import (
 )
 from omnihub.inbox.params import InvalidInput, UtcTime, json_body, query_choice, query_limit
 from omnihub.inbox.permissions import Forbidden
-from omnihub.normalizer.schema import Conversation, TextPart
+from omnihub.normalizer.schema import AUTOMATED_TAG_PREFIX, Conversation, TextPart
 from omnihub.router.manual_escalation import ladder_for
 from omnihub.store.conversation_search import ConversationFilter
 from omnihub.store.csat import SURVEY_KEY
@@ -249,7 +249,8 @@ async def close(request: web.Request) -> web.Response:
     conversation = await hub.store.close_conversation(
         request.match_info["id"], actor=actor_of(request), check=may_act_on(request))
     survey = hub.settings.inbox.csat
-    if survey.enabled:
+    automated = any(tag.startswith(AUTOMATED_TAG_PREFIX) for tag in conversation.tags)
+    if survey.enabled and not automated:  # no survey to an auto-responder: no mail loop
         await hub.store.queue_reply(conversation.id, [TextPart(text=survey.question)],
                                     author=SYSTEM_AUTHOR, idempotency_key=SURVEY_KEY)
     return json_response(conversation)

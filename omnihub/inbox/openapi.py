@@ -12,13 +12,22 @@ import re
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from omnihub.hub.http import json_response
-from omnihub.inbox import admin, api, canned, conversations, merges, messages, routing_api
+from omnihub.inbox import admin, alerts, api, canned, conversations, merges, messages, routing_api
+from omnihub.inbox import webhook_api
+from omnihub.store.webhook_subscriptions import StoredSubscription
 from omnihub.inbox.permissions import PERMISSIONS, ROUTES
+from omnihub.kb import api as kb_api
 from omnihub.normalizer.schema import Conversation, Customer, Message
-from omnihub.store.stats import InboxStats
+from omnihub.store.routing_stats import InboxStatsByVersion
+from omnihub.profiles import http as profiles, suggestions
+from omnihub.store import profiles as profiles_store
+
+
+class AttributesPatch(RootModel[dict[str, Any]]):
+    """A JSON object merged into the customer's attributes."""
 
 Q = dict[str, str]  # query parameter -> description
 PAGE = {"limit": "page size, 1 to 200 (default 50)", "cursor": "next_cursor of the previous page"}
@@ -35,6 +44,17 @@ DOCS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, Q, type[BaseModel
                                                merges.MergeRequest, {}, None),
     ("POST", "/api/v1/merges/{id}/undo"): ("Undo a merge: move back exactly what it moved",
                                            None, {}, None),
+    ("PUT", "/api/v1/customers/{id}/attributes"): (
+        "Merge attributes into the customer's (RFC 7396: null removes a key)",
+        AttributesPatch, {}, Customer),
+    ("GET", "/api/v1/customers/{id}/orders"): ("The customer's orders, newest first", None,
+                                               {"limit": PAGE["limit"]}, profiles.OrderList),
+    ("POST", "/api/v1/customers/{id}/orders"): (
+        "Record an order; posting the same order_id again updates it", profiles.NewOrder,
+        {}, profiles_store.Order),
+    ("GET", "/api/v1/conversations/{id}/suggestions"): (
+        "Orders, other open conversations, knowledge-base entries and canned replies "
+        "for the customer's latest question", None, {}, suggestions.Suggestions),
     ("GET", "/api/v1/conversations"): ("The inbox, filtered", None, {
         "status": "open|pending|snoozed|resolved|closed", "group": "skill group",
         "assignee": "agent name, or `me`", "channel": "channel id", "category": "category",
@@ -79,14 +99,27 @@ DOCS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, Q, type[BaseModel
     ("POST", "/api/v1/tokens"): ("Create a token; the response is the only time it is shown",
                                  admin.NewToken, {}, None),
     ("DELETE", "/api/v1/tokens/{id}"): ("Revoke a token", None, {}, None),
-    ("GET", "/api/v1/routing"): ("The routing.yaml version in force and the last refused edit",
-                                 None, {}, None),
+    ("GET", "/api/v1/routing"): ("The routing.yaml version in force, the last refused edit, "
+                                 "and the canary of a staged rollout", None, {}, None),
     ("GET", "/api/v1/agents"): ("Agents: groups, availability, capacity, open conversations",
                                 None, {}, None),
     ("GET", "/api/v1/me"): ("Who this token acts as: agent name and role", None, {}, None),
     ("PUT", "/api/v1/agents/{id}/availability"): (
         "Set availability (your own; anyone's as supervisor); online hands the queue out",
         routing_api.AvailabilityBody, {}, None),
+    ("GET", "/api/v1/webhooks"): (
+        "Outbound webhook endpoints: those added here, and hub.yaml's (read-only)", None, {},
+        webhook_api.WebhookList),
+    ("POST", "/api/v1/webhooks"): (
+        "Add an endpoint; the answer carries its signing secret, shown only here",
+        webhook_api.NewWebhook, {}, webhook_api.CreatedWebhook),
+    ("GET", "/api/v1/webhooks/{id}"): ("One endpoint (without its secret)", None, {},
+                                       StoredSubscription),
+    ("PATCH", "/api/v1/webhooks/{id}"): (
+        "Change an endpoint's URL, events, secret or description, or disable it",
+        webhook_api.WebhookChange, {}, StoredSubscription),
+    ("DELETE", "/api/v1/webhooks/{id}"): ("Remove an endpoint: its events stop at once", None,
+                                          {}, None),
     ("GET", "/api/v1/canned-replies"): ("Canned replies by shortcut", None,
                                         {"prefix": "shortcuts starting with this, e.g. /ref"},
                                         None),
@@ -103,7 +136,39 @@ DOCS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, Q, type[BaseModel
         "The backlog now (by group and agent) and a range's response times, SLA, CSAT", None,
         {"from": "ISO 8601 time with offset (default: `to` minus 7 days)",
          "to": "ISO 8601 time with offset (default: now)", "group": "skill group",
-         "agent": "assignee"}, InboxStats),
+         "agent": "assignee"}, InboxStatsByVersion),
+    ("GET", "/api/v1/alerts"): (
+        "The alert rules of hub.yaml: state (ok, pending, firing), value, firing times",
+        None, {}, alerts.AlertList),
+    ("GET", "/api/v1/kb/entries"): ("Knowledge-base entries", None, {
+        "tag": "entries with this tag", "language": "zh, en, …",
+        "limit": "page size, 1 to 500 (default 100)",
+        "cursor": "next_cursor of the previous page"}, None),
+    ("POST", "/api/v1/kb/entries"): ("Create a knowledge-base entry (version 1)",
+                                     kb_api.EntryIn, {}, kb_api.Entry),
+    ("GET", "/api/v1/kb/entries/{id}"): ("One knowledge-base entry", None, {}, kb_api.Entry),
+    ("PATCH", "/api/v1/kb/entries/{id}"): ("Change an entry; each change is a new version",
+                                           kb_api.EntryChange, {}, kb_api.Entry),
+    ("DELETE", "/api/v1/kb/entries/{id}"): ("Delete an entry (its versions stay)", None, {},
+                                            None),
+    ("GET", "/api/v1/kb/entries/{id}/versions"): (
+        "An entry's changes: who, when, before and after", None, {}, None),
+    ("GET", "/api/v1/kb/search"): (
+        "Best entries for a question (full-text, BM25 ranked, Chinese segmented)", None,
+        {"q": "the words or question", "language": "zh, en, …",
+         "channel": "channel id or type: its answer variant", "limit": "1 to 20 (default 5)"},
+        kb_api.SearchResult),
+    ("POST", "/api/v1/kb/import"): ("Import a YAML or CSV knowledge base (upsert)",
+                                    kb_api.ImportBody, {}, kb_api.ImportResult),
+    ("GET", "/api/v1/kb/export"): ("Export every entry: the body import takes", None,
+                                   {"format": "yaml (default) or csv"}, kb_api.ImportBody),
+    ("GET", "/api/v1/kb/suggestions"): (
+        "Entries and paraphrases proposed from agents' answers to handed-over questions",
+        None, {"min_support": "questions per cluster, at least (default 2)"}, None),
+    ("POST", "/api/v1/kb/suggestions/{id}/accept"): (
+        "Accept a suggestion: create the entry or add the paraphrases", kb_api.Acceptance, {},
+        kb_api.Entry),
+    ("POST", "/api/v1/kb/suggestions/{id}/reject"): ("Reject a suggestion", None, {}, None),
     ("GET", "/api/v1/openapi.json"): ("This document", None, {}, None),
 }
 

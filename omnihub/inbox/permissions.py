@@ -30,6 +30,7 @@ __all__ = ["PERMISSIONS", "ROUTES", "Forbidden", "Scope", "action_of", "require"
 PERMISSIONS: dict[str, str] = {
     "customers.read": "agent",
     "customers.merge": "supervisor",  # merge two customer records, and undo a merge
+    "customers.write": "supervisor",  # attributes and orders, as the shop pushes them
     "conversations.read": "agent",
     "conversations.reply": "agent",  # replies and private notes
     "conversations.assign": "agent",  # take one for yourself, or hand back your own
@@ -55,7 +56,11 @@ PERMISSIONS: dict[str, str] = {
     "tokens.manage": "admin",
     "canned.read": "agent",  # list, read and render canned replies
     "canned.manage": "admin",
+    "webhooks.manage": "admin",  # outbound webhook endpoints added through the API
     "stats.read": "supervisor",
+    "kb.read": "agent",  # knowledge base: list, read, search, versions, export
+    "kb.manage": "supervisor",  # edit, import, review the bot's suggestions
+    "alerts.read": "supervisor",  # the alert rules of hub.yaml and their state
 }
 
 # (method, route path) -> action. HEAD is checked as GET.
@@ -65,6 +70,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/customers/{id}/history"): "customers.read",
     ("POST", "/api/v1/customers/{id}/merge"): "customers.merge",
     ("POST", "/api/v1/merges/{id}/undo"): "customers.merge",
+    ("PUT", "/api/v1/customers/{id}/attributes"): "customers.write",
+    ("GET", "/api/v1/customers/{id}/orders"): "customers.read",
+    ("POST", "/api/v1/customers/{id}/orders"): "customers.write",
+    ("GET", "/api/v1/conversations/{id}/suggestions"): "conversations.read",
     ("GET", "/api/v1/conversations"): "conversations.read",
     ("GET", "/api/v1/conversations/{id}"): "conversations.read",
     ("GET", "/api/v1/conversations/{id}/messages"): "conversations.read",
@@ -98,8 +107,26 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/canned-replies/{id}"): "canned.read",
     ("PATCH", "/api/v1/canned-replies/{id}"): "canned.manage",
     ("DELETE", "/api/v1/canned-replies/{id}"): "canned.manage",
+    ("GET", "/api/v1/webhooks"): "webhooks.manage",
+    ("POST", "/api/v1/webhooks"): "webhooks.manage",
+    ("GET", "/api/v1/webhooks/{id}"): "webhooks.manage",
+    ("PATCH", "/api/v1/webhooks/{id}"): "webhooks.manage",
+    ("DELETE", "/api/v1/webhooks/{id}"): "webhooks.manage",
     ("GET", "/api/v1/canned-replies/{id}/render"): "canned.read",
     ("GET", "/api/v1/stats"): "stats.read",
+    ("GET", "/api/v1/kb/entries"): "kb.read",
+    ("POST", "/api/v1/kb/entries"): "kb.manage",
+    ("GET", "/api/v1/kb/entries/{id}"): "kb.read",
+    ("PATCH", "/api/v1/kb/entries/{id}"): "kb.manage",
+    ("DELETE", "/api/v1/kb/entries/{id}"): "kb.manage",
+    ("GET", "/api/v1/kb/entries/{id}/versions"): "kb.read",
+    ("GET", "/api/v1/kb/search"): "kb.read",
+    ("POST", "/api/v1/kb/import"): "kb.manage",
+    ("GET", "/api/v1/kb/export"): "kb.read",
+    ("GET", "/api/v1/kb/suggestions"): "kb.manage",
+    ("POST", "/api/v1/kb/suggestions/{id}/accept"): "kb.manage",
+    ("POST", "/api/v1/kb/suggestions/{id}/reject"): "kb.manage",
+    ("GET", "/api/v1/alerts"): "alerts.read",
 }
 
 

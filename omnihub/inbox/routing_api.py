@@ -35,8 +35,11 @@ def setup(app: web.Application) -> None:
 
 
 async def routing_version(request: web.Request) -> web.Response:
-    """The routing.yaml version in force (hash, path, loaded_at) and the last refused edit."""
-    return json_response(request.app[HUB].routing.to_dict())
+    """The routing.yaml version in force (hash, path, loaded_at) and the last refused edit;
+    during a staged rollout also `canary`: the candidate, its share and its refused edit."""
+    hub = request.app[HUB]
+    canary = None if hub.canary is None else hub.canary.to_dict()
+    return json_response({**hub.routing.to_dict(), "canary": canary})
 
 
 async def list_agents(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from omnihub.hub.http import json_response
 from omnihub.hub.runtime import HUB
 from omnihub.inbox.params import InvalidInput, in_utc
 from omnihub.store.stats import StatsQuery, inbox_stats
+from omnihub.store.routing_stats import compare_versions, with_versions
 
 DEFAULT_RANGE = timedelta(days=7)
 MAX_RANGE = timedelta(days=366)
@@ -54,4 +55,13 @@ async def get_stats(request: web.Request) -> web.Response:
     if end - start > MAX_RANGE:
         raise InvalidInput("from", "the range may span at most 366 days")
     query = StatsQuery(start, end, group=_name(request, "group"), agent=_name(request, "agent"))
-    return json_response(await inbox_stats(request.app[HUB].db, query))
+    hub = request.app[HUB]
+    stats = await inbox_stats(hub.db, query)
+    labels = {}  # which version is which, for the staged rollout's comparison
+    if hub.routing.current.sha256 is not None:
+        labels[hub.routing.current.sha256] = "stable"
+    canary = None if hub.canary is None else hub.canary.current
+    if canary is not None and canary.version.sha256 is not None:
+        labels[canary.version.sha256] = "canary"
+    versions = await compare_versions(hub.db, query, labels, now=stats.now)
+    return json_response(with_versions(stats, versions))

@@ -2,8 +2,8 @@
 
 One durable consumer per configured endpoint, ordered by key (the conversation), so a
 receiver that is down gets everything once it is back, each conversation's events in
-order. Body `{id, type, created_at, data}`; headers `Omnihub-Signature` (hub/signing.py)
-and `Omnihub-Event-Id` (the idempotency key). A 2xx answer delivers; anything else, or no
+order. Body `{id, type, created_at, data}`; headers `Omnihub-Signature` (hub/signing.py),
+`Omnihub-Event-Id` (the idempotency key) and, for events a request caused, `X-Request-Id`. A 2xx answer delivers; anything else, or no
 answer, raises TemporarySendError and the consumer runner retries with backoff until the
 endpoint's retry policy gives up (at least 24 h) and the event goes to the dead letters.
 
@@ -19,6 +19,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -27,8 +30,12 @@ from omnihub.connectors.errors import TemporarySendError
 from omnihub.hub import signing
 from omnihub.hub.bus import Envelope
 from omnihub.hub.consumers import ConsumerRunner
+from omnihub.hub.request_id import HEADER as REQUEST_ID_HEADER
 from omnihub.hub.settings import InboxSettings, WebhookSubscription
 from omnihub.store.outbox import RetryPolicy
+
+if TYPE_CHECKING:
+    from omnihub.hub.metrics import Metrics
 
 __all__ = ["EVENT_ID_HEADER", "WebhookSender", "consumer_name", "matches", "register_webhooks"]
 
@@ -36,6 +43,8 @@ log = logging.getLogger("omnihub.webhooks_out")
 
 EVENT_ID_HEADER = "Omnihub-Event-Id"
 TIMEOUT_SECONDS = 10.0
+#: conversations whose events go to one endpoint at once (each conversation stays in order)
+LANES = 16
 _MAX_ERROR_BODY = 200
 
 
@@ -65,12 +74,21 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
 class WebhookSender:
     """The handler of one endpoint's consumer: send an event if it matches, or skip it."""
 
-    def __init__(self, subscription: WebhookSubscription, http: aiohttp.ClientSession) -> None:
+    def __init__(self, subscription: WebhookSubscription, http: aiohttp.ClientSession,
+                 metrics: Metrics | None = None) -> None:
         self.subscription = subscription
         self.http = http
+        self.metrics = metrics
+        self.endpoint = endpoint_label(subscription.url)
+        self.active = True  # False: the endpoint was disabled or deleted; skip its events
+
+    def retarget(self, subscription: WebhookSubscription) -> None:
+        """The endpoint's URL, secret or events changed: the next delivery uses them."""
+        self.subscription = subscription
+        self.endpoint = endpoint_label(subscription.url)
 
     async def __call__(self, envelope: Envelope) -> None:
-        if not matches(self.subscription.events, envelope.type):
+        if not self.active or not matches(self.subscription.events, envelope.type):
             return
         body = orjson.dumps(envelope.payload)
         headers = {
@@ -78,19 +96,41 @@ class WebhookSender:
             signing.HEADER: signing.sign(self.subscription.secret, body),
             EVENT_ID_HEADER: envelope.id,
         }
+        if envelope.request_id is not None:  # a receiver that replies can send it back
+            headers[REQUEST_ID_HEADER] = envelope.request_id
+        started = time.perf_counter()
         try:
             async with self.http.post(self.subscription.url, data=body, headers=headers,
                                       timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
                                       allow_redirects=False) as response:
+                self._observe(started, None if response.status < 300 else str(response.status))
                 if 200 <= response.status < 300:
+                    log.debug("event %s %s delivered to %s", envelope.type, envelope.id,
+                              self.endpoint)
                     return
                 text = (await response.text(errors="replace"))[:_MAX_ERROR_BODY]
                 raise TemporarySendError(
                     f"{self.subscription.url} answered {response.status}: {text}",
                     retry_after=_retry_after(response))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            self._observe(started, "timeout" if isinstance(exc, asyncio.TimeoutError)
+                          else "unreachable")
             raise TemporarySendError(f"{self.subscription.url} unreachable: "
                                      f"{type(exc).__name__}: {exc}") from exc
+
+    def _observe(self, started: float, failure: str | None) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.webhook_delivery_latency.labels(self.endpoint).observe(
+            time.perf_counter() - started)
+        if failure is not None:
+            self.metrics.webhook_delivery_failures.labels(self.endpoint, failure).inc()
+
+
+def endpoint_label(url: str) -> str:
+    """host[:port]/path of an endpoint: no credentials or query string in a metric label."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
 def webhook_policy(inbox: InboxSettings) -> RetryPolicy:
@@ -102,7 +142,7 @@ def webhook_policy(inbox: InboxSettings) -> RetryPolicy:
 
 
 def register_webhooks(runner: ConsumerRunner, inbox: InboxSettings,
-                      http: aiohttp.ClientSession) -> list[str]:
+                      http: aiohttp.ClientSession, metrics: Metrics | None = None) -> list[str]:
     """Register one ordered consumer per configured endpoint; return their names."""
     names = []
     for subscription in inbox.webhooks:
@@ -110,6 +150,7 @@ def register_webhooks(runner: ConsumerRunner, inbox: InboxSettings,
         if name in names:
             log.warning("webhook %s is configured twice; sending once", subscription.url)
             continue
-        runner.register(name, "event", WebhookSender(subscription, http), ordered=True)
+        runner.register(name, "event", WebhookSender(subscription, http, metrics),
+                        ordered=True, lanes=LANES)
         names.append(name)
     return names

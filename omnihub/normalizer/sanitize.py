@@ -200,6 +200,8 @@ def bound_text(text: str, max_bytes: int) -> tuple[str, bool]:
     """
     if max_bytes < 0:
         raise ValueError("max_bytes must not be negative")
+    if text.isascii():  # the common case: no surrogates, one byte per character
+        return (text, False) if len(text) <= max_bytes else (text[:max_bytes], True)
     text = _SURROGATE.sub("\ufffd", text)
     encoded = text.encode("utf-8")
     if len(encoded) <= max_bytes:

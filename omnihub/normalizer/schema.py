@@ -110,6 +110,8 @@ class Customer(Model):
     display_name: str | None = None
     identities: list[Identity] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    #: tags the rules of customer_tags.yaml derived; kept apart from `tags`, set by agents
+    derived_tags: list[str] = Field(default_factory=list)
     attributes: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
@@ -133,6 +135,8 @@ class Message(Model):
     recalled_at: datetime | None = None
     private: bool = False
     raw_ref: str | None = None
+    #: machine-sent (an out-of-office reply, a bounce, list mail): no automatic answer
+    automated: Literal["auto_reply", "bounce", "list"] | None = None
 
 
 class Conversation(Model):
@@ -160,6 +164,8 @@ class Conversation(Model):
     closed_at: datetime | None = None
     snoozed_until: datetime | None = None
     escalation_level: int = 0
+    #: sha256 of the routing.yaml version that routed it (stable or canary); None: unrouted
+    routing_version: str | None = None
 
 
 class Event(Model):
@@ -190,6 +196,11 @@ def primary_language(tag: str | None) -> str | None:
     return primary if 2 <= len(primary) <= 8 and primary.isascii() and primary.isalpha() else None
 
 
+#: the tag of a conversation that machine-sent mail opened (`automated:bounce`): it gets no
+#: automatic answer — no off-hours reply (router/ingest_hook.py), no survey on close
+AUTOMATED_TAG_PREFIX = "automated:"
+
+
 class InboundMessage(Model):
     """A connector's parse result for one new customer message, before the store."""
 
@@ -204,6 +215,9 @@ class InboundMessage(Model):
     raw: bytes | None = None  # the provider's bytes, kept bounded for audit/re-parse
     raw_content_type: str | None = None
     language: Annotated[str | None, AfterValidator(primary_language)] = None  # if known
+    #: a machine sent it (an auto-reply, a bounce, list mail; RFC 3834): stored and shown,
+    #: never answered automatically (no off-hours reply, no survey, no bot)
+    automated: Literal["auto_reply", "bounce", "list"] | None = None
 
 
 class InboundUpdate(Model):

@@ -13,6 +13,7 @@ from typing import Any
 
 from omnihub.normalizer.schema import InboundMessage
 from omnihub.router.decision import RouteInput
+from omnihub.router.canary import CanaryState
 from omnihub.router.runtime import RoutingState
 from omnihub.store.ingest_routing import Routed
 
@@ -39,28 +40,36 @@ def route_input(inbound: InboundMessage, tags: Sequence[str] = (),
 class RoutingHook:
     """Implements omnihub.store.ingest_routing.IngestRouter over the hub's RoutingState."""
 
-    def __init__(self, state: RoutingState) -> None:
+    def __init__(self, state: RoutingState, canary: CanaryState | None = None) -> None:
         self.state = state
+        self.canary = canary
 
     def route(self, inbound: InboundMessage, tags: Sequence[str],
-              attributes: Mapping[str, Any], now: datetime) -> Routed | None:
+              attributes: Mapping[str, Any], now: datetime, *,
+              customer_id: str | None = None) -> Routed | None:
         current = self.state.current
+        canary = None if self.canary is None else self.canary.pick(customer_id)
+        if canary is not None:  # a staged rollout, and this customer's bucket takes it
+            current = canary.version
         router = current.router
         if router is None:
             return None
         decision = router.route(route_input(inbound, tags, attributes), now=now)
         event = {
             "version": current.sha256,
+            "variant": "stable" if canary is None else "canary",
             "off_hours": decision.off_hours,
             "hold_until": decision.hold_until.isoformat() if decision.hold_until else None,
-            "auto_reply": decision.auto_reply,
+            # machine-sent mail (an out-of-office, a bounce) is never answered: no loops
+            "auto_reply": None if inbound.automated else decision.auto_reply,
             "calendar": decision.calendar,
             "rules": [router.rule_name(index) for index in decision.matched_rules],
         }
         return Routed(category=decision.category, group=decision.group,
                       priority=decision.priority, tags=decision.tags,
                       first_response_due=decision.first_response_due,
-                      resolution_due=decision.resolution_due, event=event)
+                      resolution_due=decision.resolution_due, event=event,
+                      version=current.sha256)
 
     def next_response_due(self, group: str | None, channel_type: str,
                           start: datetime) -> datetime | None:

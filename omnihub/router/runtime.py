@@ -128,7 +128,8 @@ class RoutingState:
     def reload(self) -> bool:
         """Read the file again; True when a new valid version took effect.
 
-        An unchanged file (same hash) does nothing. An invalid one leaves the running
+        An unchanged file (same hash as the version in force, or as the version last
+        refused) does nothing. An invalid one leaves the running
         version in force and is reported in the log, the metrics and `last_error`.
         """
         if self.path is None:
@@ -136,6 +137,9 @@ class RoutingState:
         sha = _digest(self.path)
         if sha is not None and sha == self.current.sha256:
             return False
+        if sha is not None and self.last_error is not None and sha == self.last_error.sha256:
+            return False  # this very file was refused already (the watcher and a manual
+            # reload both see one edit): report and count it once
         try:
             router = compile_router(load_routing(self.path))
         except ConfigError as exc:

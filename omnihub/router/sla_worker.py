@@ -104,7 +104,7 @@ class SlaWorker:
     def __init__(self, store: Store, routing: RoutingState, *, assigner: Assigner | None = None,
                  holder: str | None = None, lease_seconds: float = 30.0,
                  interval: float = 5.0, clock: Callable[[], datetime] = utcnow,
-                 on_breach: Callable[[str], object] | None = None) -> None:
+                 on_breach: Callable[[str, str | None], object] | None = None) -> None:
         self.store = store
         self.routing = routing
         self.assigner = assigner
@@ -152,7 +152,7 @@ class SlaWorker:
             if await self._fire(conv.id, sla.Firing(key, [("sla.breached", data)]), now, fencing):
                 report.breaches.append((conv.id, metric))
                 if self.on_breach is not None:
-                    self.on_breach(metric)
+                    self.on_breach(metric, conv.group)
         if router is None or not router.escalation:
             return
         done = {key.removeprefix("step:") for key in fired if key.startswith("step:")}

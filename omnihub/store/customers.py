@@ -27,7 +27,8 @@ from omnihub.store.db import Database
 from omnihub.store.errors import MergeError, NotFound
 from omnihub.store.events import event_row, write_outbox
 from omnihub.store.rows import open_key
-from omnihub.store.tables import conversations, customers, identities, merges, messages
+from omnihub.store.tables import (conversations, customer_profiles, customers, identities,
+                                   merges, messages)
 
 __all__ = ["find_customer", "get_customer", "merge_customers", "unmerge"]
 
@@ -67,11 +68,14 @@ async def get_customer(db: Database, cipher: PiiCipher, customer_id: str) -> Cus
             )
             for r in found
         ]
+        derived = (await conn.execute(sa.select(customer_profiles.c.derived_tags).where(
+            customer_profiles.c.customer_id == customer_id))).scalar()
     return Customer(
         id=row.id,
         display_name=row.display_name,
         identities=idents,
         tags=row.tags,
+        derived_tags=derived or [],
         attributes=row.attributes,
         created_at=row.created_at,
         updated_at=row.updated_at,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
 
 class StoreError(Exception):
     """Base of every error the store raises on purpose."""
@@ -46,3 +48,20 @@ class InvalidReply(StoreError, ValueError):
 
 class NoRecipient(StoreError, LookupError):
     """The customer has no address on the channel a message must go out on."""
+
+
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock (PostgreSQL)
+_RETRYABLE_MYSQL_CODES = {1213, 1205}  # deadlock, lock wait timeout (MySQL/MariaDB)
+
+
+def lost_a_race(exc: DBAPIError) -> bool:
+    """True for errors that a re-run of the same transaction can get past: a unique key
+    another transaction took first, or a deadlock the database broke by aborting us."""
+    if isinstance(exc, IntegrityError):
+        return True
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in _RETRYABLE_SQLSTATES:
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in _RETRYABLE_MYSQL_CODES

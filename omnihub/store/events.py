@@ -3,6 +3,7 @@ transaction (DESIGN invariant 3); the outbox dispatcher moves them on after comm
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -11,11 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihub.hub.bus.base import Envelope
+from omnihub.hub.request_id import bound_request_id, current_request_id
 from omnihub.normalizer.ids import new_id
 from omnihub.store.bulk import BulkInsert
 from omnihub.store.tables import outbox, outbox_pending
 
 __all__ = ["DELIVERY_TOPIC", "EVENT_TOPIC", "delivery_row", "event_row", "write_outbox"]
+
+log = logging.getLogger("omnihub.store.events")
 
 EVENT_TOPIC = "event"
 DELIVERY_TOPIC = "delivery"
@@ -27,9 +31,14 @@ _SELECT_SEQS = sa.select(outbox.c.seq, outbox.c.id).where(
 
 
 def event_row(
-    type: str, data: dict[str, Any], *, key: str | None, now: datetime | None = None
+    type: str, data: dict[str, Any], *, key: str | None, now: datetime | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
-    """An agent-facing event; its payload is exactly what webhooks and SSE send."""
+    """An agent-facing event; its payload is exactly what webhooks and SSE send.
+
+    `request_id` (default: the one of the request being handled) goes into its own column,
+    for the logs of whoever handles the row, and never into the payload.
+    """
     created_at = now or datetime.now(UTC)
     event_id = new_id()
     return {
@@ -44,6 +53,7 @@ def event_row(
             "data": data,
         },
         "created_at": created_at,
+        "request_id": request_id or current_request_id(),
     }
 
 
@@ -63,6 +73,7 @@ def delivery_row(
             "channel_id": channel_id,
         },
         "created_at": created_at,
+        "request_id": current_request_id(),
     }
 
 
@@ -74,6 +85,7 @@ async def write_outbox(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) ->
     """
     if not rows:
         return []
+    rows = [row if "request_id" in row else {**row, "request_id": None} for row in rows]
     if conn.dialect.insert_returning:
         inserted = await _INSERT.returning(conn, rows, "seq", "id")
     else:  # MySQL has no INSERT ... RETURNING: look the seqs up by the unique event id
@@ -83,10 +95,15 @@ async def write_outbox(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) ->
     await _INSERT_PENDING.execute(conn, [{"seq": seq} for seq in sorted(seq_of.values())])
     envelopes = [
         Envelope(seq=seq_of[row["id"]], id=row["id"], topic=row["topic"], type=row["type"],
-                 key=row["key"], payload=row["payload"], created_at=row["created_at"])
+                 key=row["key"], payload=row["payload"], created_at=row["created_at"],
+                 request_id=row["request_id"])
         for row in rows
     ]
     envelopes.sort(key=_by_seq)
+    if log.isEnabledFor(logging.DEBUG):
+        for envelope in envelopes:
+            with bound_request_id(envelope.request_id):
+                log.debug("outbox row %d: %s %s", envelope.seq, envelope.type, envelope.id)
     return envelopes
 
 

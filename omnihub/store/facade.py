@@ -176,6 +176,15 @@ class Store:
             on_commit=self.on_commit,
         )
 
+    async def mark_delivery_by_external_id(
+        self, channel_id: str, external_id: str, *, status: DeliveryStatus,
+        error: str | None = None,
+    ) -> Message | None:
+        """A provider's delivery receipt, addressed by the provider's message id."""
+        return await replies.mark_delivery_by_external_id(
+            self.db, channel_id, external_id, status=status, error=error,
+            on_commit=self.on_commit)
+
     async def delivery_target(
         self,
         message_id: str,
@@ -204,6 +213,17 @@ class Store:
                        reason: str, actor: Actor, check: Check | None = None) -> Conversation:
         return await self._change(conversation_id, actor, "conversation.transfer",
                                   conversation_ops.transfer(group, assignee, reason), check)
+
+    async def move_to_chosen_group(self, channel_id: str, external_id: str, *, group: str,
+                                   reason: str) -> Conversation | None:
+        """The group the customer chose at the provider (a phone menu) takes the
+        conversation of their message `external_id`; None if no such message. Choosing
+        the group it is in already changes nothing, so a replayed choice is harmless."""
+        message = await replies.inbound_by_external_id(self.db, channel_id, external_id)
+        if message is None:
+            return None
+        return await self.transfer(message.conversation_id, group=group, assignee=None,
+                                   reason=reason, actor=Actor(f"channel:{channel_id}", "system"))
 
     async def escalate(self, conversation_id: str, *, reason: str, priority: int | None = None,
                        group: str | None = None, actor: Actor, check: Check | None = None,

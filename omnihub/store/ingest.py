@@ -45,14 +45,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from omnihub.hub.bus.base import Envelope
+from omnihub.hub.request_id import bound_request_id, current_request_id
 from omnihub.normalizer.schema import InboundMessage
 from omnihub.store import outbox
 from omnihub.store.crypto import PiiCipher
 from omnihub.store.db import Database
-from omnihub.store.errors import IngestFailed, StoreBusy, StoreClosed
+from omnihub.store.errors import IngestFailed, StoreBusy, StoreClosed, lost_a_race
 from omnihub.store.ingest_batch import IngestResult, store_batch
 from omnihub.store.ingest_routing import IngestRouter
 
@@ -60,7 +61,8 @@ __all__ = ["IngestResult", "IngestWriter"]
 
 log = logging.getLogger("omnihub.store.ingest")
 
-_Pending = tuple[InboundMessage, "asyncio.Future[IngestResult]"]
+# A message, its caller's future, and the caller's request id (omnihub/hub/request_id.py).
+_Pending = tuple[InboundMessage, "asyncio.Future[IngestResult]", str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,26 +73,10 @@ class _Marks:
     future: asyncio.Future[None]
 
 # PostgreSQL serialization failure / deadlock; MySQL deadlock / lock wait timeout.
-_RETRYABLE_SQLSTATES = {"40001", "40P01"}
-_RETRYABLE_MYSQL_CODES = {1213, 1205}
-
-
-def _lost_a_race(exc: DBAPIError) -> bool:
-    """True for errors that a re-run of the same transaction can get past."""
-    if isinstance(exc, IntegrityError):
-        return True
-    orig = exc.orig
-    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if state in _RETRYABLE_SQLSTATES:
-        return True
-    args = getattr(orig, "args", ())
-    return bool(args) and args[0] in _RETRYABLE_MYSQL_CODES
-
-
 def _environmental(exc: Exception) -> bool:
     """A database that is down or locked fails every item alike: retrying them one by one
     would only multiply the wait, so the whole batch fails at once (providers retry)."""
-    if isinstance(exc, DBAPIError) and _lost_a_race(exc):
+    if isinstance(exc, DBAPIError) and lost_a_race(exc):
         return False
     return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
 
@@ -152,7 +138,7 @@ class IngestWriter:
             raise StoreClosed()
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait((message, future))
+            self._queue.put_nowait((message, future, current_request_id()))
         except asyncio.QueueFull:
             raise StoreBusy() from None
         return await future
@@ -231,8 +217,9 @@ class IngestWriter:
     async def _write(self, batch: Sequence[_Pending], marks: Sequence[_Marks] = ()) -> None:
         """Commit a batch and answer its callers; on failure isolate the bad item."""
         try:
-            results = await self._commit([message for message, _ in batch],
-                                         [seq for mark in marks for seq in mark.seqs])
+            results = await self._commit([message for message, _, _ in batch],
+                                         [seq for mark in marks for seq in mark.seqs],
+                                         [request_id for _, _, request_id in batch])
         except Exception as exc:
             if marks:  # the marks alone first, so that a bad message cannot hold them up
                 await self._mark_alone(marks)
@@ -246,7 +233,7 @@ class IngestWriter:
                 for item in batch:
                     await self._write([item])
                 return
-            for message, future in batch:
+            for message, future, _ in batch:
                 log.error(
                     "could not store message %s on channel %s: %s",
                     message.external_id,
@@ -265,7 +252,12 @@ class IngestWriter:
         for mark in marks:
             if not mark.future.done():
                 mark.future.set_result(None)
-        for (_, future), result in zip(batch, results, strict=True):
+        logged = log.isEnabledFor(logging.DEBUG)
+        for (_, future, request_id), result in zip(batch, results, strict=True):
+            if logged and not result.duplicate:
+                with bound_request_id(request_id):
+                    log.debug("stored message %s in conversation %s", result.message.id,
+                              result.message.conversation_id)
             if not future.done():  # the caller may have given up (client went away)
                 future.set_result(result)
 
@@ -281,8 +273,8 @@ class IngestWriter:
             if not mark.future.done():
                 mark.future.set_result(None)
 
-    async def _commit(self, batch: list[InboundMessage],
-                      dispatched: list[int]) -> list[IngestResult]:
+    async def _commit(self, batch: list[InboundMessage], dispatched: list[int],
+                      request_ids: Sequence[str | None] = ()) -> list[IngestResult]:
         attempt = 0
         results: list[IngestResult] = []
         events: list[Envelope] = []
@@ -290,12 +282,13 @@ class IngestWriter:
             try:
                 async with self.db.write() as conn:
                     if batch:
-                        results, events = await store_batch(conn, self.cipher, batch, self.router)
+                        results, events = await store_batch(conn, self.cipher, batch, self.router,
+                                                            request_ids=request_ids)
                     if dispatched:
                         await outbox.clear_pending(conn, dispatched)
                 break
             except DBAPIError as exc:
-                if attempt >= self.max_retries or not _lost_a_race(exc):
+                if attempt >= self.max_retries or not lost_a_race(exc):
                     raise
                 attempt += 1
                 log.info("ingest batch lost a race (%s); re-running", type(exc).__name__)

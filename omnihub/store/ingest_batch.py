@@ -24,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihub.hub.bus.base import Envelope
 from omnihub.normalizer.ids import new_id
-from omnihub.normalizer.schema import Conversation, Identity, InboundMessage, Message
+from omnihub.normalizer.schema import (
+    AUTOMATED_TAG_PREFIX,
+    Conversation,
+    Identity,
+    InboundMessage,
+    Message,
+)
 from omnihub.store.bulk import BulkInsert
 from omnihub.store.crypto import ADDRESS_PURPOSE, RAW_PAYLOAD_PURPOSE, PiiCipher
 from omnihub.store.events import event_row, write_outbox
@@ -168,6 +174,8 @@ async def store_batch(
     cipher: PiiCipher,
     batch: Sequence[InboundMessage],
     router: IngestRouter | None = None,
+    *,
+    request_ids: Sequence[str | None] = (),
 ) -> tuple[list[IngestResult], list[Envelope]]:
     """Store a batch inside `conn`'s transaction; return one result per item, in order,
     and the outbox rows written (for the dispatcher, once committed).
@@ -175,6 +183,7 @@ async def store_batch(
     With a `router`, new conversations are created routed (category, group, priority,
     tags, due times; one more query for the tags and attributes of known customers), and
     an answered conversation the customer writes to again gets its next-response deadline.
+    `request_ids` (one per item, when known) go with each message's outbox rows.
     """
     now = datetime.now(UTC)
     stored = await _stored_messages(conn, batch)
@@ -223,6 +232,7 @@ async def store_batch(
     for index in new_items:
         inbound = batch[index]
         customer_id, customer_created = customer_of[index]
+        request_id = request_ids[index] if index < len(request_ids) else None
         key = open_key(customer_id, inbound.channel_id, inbound.thread_key)
         conversation_id = open_conversations.get(key)
         conversation_created = conversation_id is None
@@ -230,13 +240,16 @@ async def store_batch(
             routed = None
             if router is not None:
                 tags, attributes = facts.get(customer_id, ([], {}))
-                routed = router.route(inbound, tags, attributes, now)
-            conversation_id = _open_conversation(inbound, customer_id, key, writes, now, routed)
+                routed = router.route(inbound, tags, attributes, now,
+                                      customer_id=customer_id)
+            conversation_id = _open_conversation(inbound, customer_id, key, writes, now, routed,
+                                                 request_id)
             open_conversations[key] = conversation_id
         else:
             writes.touched.add(conversation_id)
         message = _new_message(
-            inbound, customer_id, conversation_id, stored, new_message_ids, cipher, writes, now
+            inbound, customer_id, conversation_id, stored, new_message_ids, cipher, writes, now,
+            request_id,
         )
         new_message_ids[(inbound.channel_id, inbound.external_id)] = message.id
         results[index] = IngestResult(message, False, conversation_created, customer_created)
@@ -317,6 +330,7 @@ def _open_conversation(
     writes: _Writes,
     now: datetime,
     routed: Routed | None = None,
+    request_id: str | None = None,
 ) -> str:
     fields: dict[str, Any] = dict(
         id=new_id(),
@@ -343,12 +357,15 @@ def _open_conversation(
         closed_at=None,
     )
     fields.update(routed_columns(routed))
+    if inbound.automated:  # machine-sent mail: flagged for agents, never answered automatically
+        fields["tags"] = [*fields["tags"], AUTOMATED_TAG_PREFIX + inbound.automated]
     conversation = Conversation.model_construct(**fields)
     writes.conversations.append(conversation_row(conversation, open_key=key))
     data = conversation.model_dump(mode="json")
     if routed is not None:
         data["routing"] = dict(routed.event)
-    writes.outbox.append(event_row("conversation.created", data, key=conversation.id, now=now))
+    writes.outbox.append(event_row("conversation.created", data, key=conversation.id, now=now,
+                                   request_id=request_id))
     return conversation.id
 
 
@@ -361,6 +378,7 @@ def _new_message(
     cipher: PiiCipher,
     writes: _Writes,
     now: datetime,
+    request_id: str | None = None,
 ) -> Message:
     message_id = new_id()
     raw_ref = None
@@ -398,10 +416,12 @@ def _new_message(
         recalled_at=None,
         private=False,
         raw_ref=raw_ref,
+        automated=inbound.automated,
     )
     data = message.model_dump(mode="json")
     writes.messages.append(message_row(message, data))
-    writes.outbox.append(event_row("message.received", data, key=conversation_id, now=now))
+    writes.outbox.append(event_row("message.received", data, key=conversation_id, now=now,
+                                   request_id=request_id))
     return message
 
 

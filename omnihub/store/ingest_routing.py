@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnihub.normalizer.schema import Conversation, InboundMessage
 from omnihub.store.rows import conversation_from_row
-from omnihub.store.tables import conversations, customers
+from omnihub.store.tables import conversations, customer_profiles, customers
 from omnihub.store.types import UTCDateTime
 
 __all__ = ["IngestRouter", "Routed", "apply_follow_ups", "customer_facts", "follow_ups",
@@ -36,14 +36,18 @@ class Routed:
     first_response_due: datetime | None
     resolution_due: datetime | None
     event: Mapping[str, Any] = field(default_factory=dict)
+    version: str | None = None  # sha256 of the routing.yaml that decided (stable or canary)
+    status: str = "open"  # "pending": the FAQ bot takes the conversation first (omnihub/bot)
 
 
 class IngestRouter(Protocol):
     """Called inside the ingest transaction: pure and fast (microseconds), no I/O."""
 
     def route(self, inbound: InboundMessage, tags: Sequence[str],
-              attributes: Mapping[str, Any], now: datetime) -> Routed | None:
-        """The routing of a conversation opened by `inbound`; None: leave it unrouted."""
+              attributes: Mapping[str, Any], now: datetime, *,
+              customer_id: str | None = None) -> Routed | None:
+        """The routing of a conversation opened by `inbound`; None: leave it unrouted.
+        `customer_id` picks the routing version during a staged rollout (sticky)."""
         ...
 
     def next_response_due(self, group: str | None, channel_type: str,
@@ -55,8 +59,13 @@ class IngestRouter(Protocol):
 # ---------------------------------------------------------------- used by ingest_batch
 
 _c = conversations.c
-_SELECT_FACTS = sa.select(customers.c.id, customers.c.tags, customers.c.attributes).where(
-    customers.c.id.in_(sa.bindparam("ids", expanding=True)))
+# Routing sees the tags agents set and those the profile rules derived (customer_profiles).
+_SELECT_FACTS = (
+    sa.select(customers.c.id, customers.c.tags, customers.c.attributes,
+              customer_profiles.c.derived_tags)
+    .select_from(customers.outerjoin(customer_profiles,
+                                     customer_profiles.c.customer_id == customers.c.id))
+    .where(customers.c.id.in_(sa.bindparam("ids", expanding=True))))
 _FOLLOW_UP = (
     sa.update(conversations)
     .where(_c.id == sa.bindparam("cid"))
@@ -72,7 +81,8 @@ async def customer_facts(conn: AsyncConnection, customer_ids: Collection[str]
     if not customer_ids:
         return {}
     rows = await conn.execute(_SELECT_FACTS, {"ids": sorted(customer_ids)})
-    return {r.id: (list(r.tags or []), dict(r.attributes or {})) for r in rows}
+    return {r.id: ([*(r.tags or []), *(t for t in r.derived_tags or () if t not in (r.tags or []))],
+                   dict(r.attributes or {})) for r in rows}
 
 
 def routed_columns(routed: Routed | None) -> dict[str, Any]:
@@ -81,7 +91,8 @@ def routed_columns(routed: Routed | None) -> dict[str, Any]:
         return {}
     return {"category": routed.category, "group": routed.group, "priority": routed.priority,
             "tags": list(routed.tags), "first_response_due": routed.first_response_due,
-            "resolution_due": routed.resolution_due}
+            "resolution_due": routed.resolution_due, "routing_version": routed.version,
+            "status": routed.status}
 
 
 def follow_ups(router: IngestRouter | None, rows: Iterable[Mapping[str, Any]], now: datetime

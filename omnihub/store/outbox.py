@@ -92,7 +92,8 @@ def _now(now: datetime | None) -> datetime:
 
 def _envelope(row: Any) -> Envelope:
     return Envelope(seq=row.seq, id=row.id, topic=row.topic, type=row.type, key=row.key,
-                    payload=row.payload, created_at=row.created_at)
+                    payload=row.payload, created_at=row.created_at,
+                    request_id=row.request_id)
 
 
 def _chunks(values: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -149,14 +150,15 @@ async def outbox_depth(db: Database, *, now: datetime | None = None) -> OutboxDe
 
 def _job_payload(envelope: Envelope) -> dict[str, Any]:
     return {"seq": envelope.seq, "type": envelope.type, "payload": envelope.payload,
-            "created_at": envelope.created_at.isoformat()}
+            "created_at": envelope.created_at.isoformat(), "request_id": envelope.request_id}
 
 
 def _job(row: Any) -> Job:
     stored = row.payload
     envelope = Envelope(seq=int(stored["seq"]), id=row.event_id, topic=row.topic,
                         type=stored["type"], key=row.key, payload=stored["payload"],
-                        created_at=datetime.fromisoformat(stored["created_at"]))
+                        created_at=datetime.fromisoformat(stored["created_at"]),
+                        request_id=stored.get("request_id"))
     return Job(id=row.id, consumer=row.consumer, event_id=row.event_id, key=row.key,
                topic=row.topic, status=row.status, attempts=row.attempts,
                next_attempt_at=row.next_attempt_at, locked_until=row.locked_until,
@@ -232,6 +234,18 @@ async def has_pending_for_key(db: Database, consumer: str, key: str) -> bool:
                                         jobs.c.status == RETRY).limit(1))
     async with db.read() as conn:
         return (await conn.execute(query)).first() is not None
+
+
+async def keys_with_pending(db: Database, consumers: Sequence[str]) -> dict[str, set[str]]:
+    """Per consumer, the keys that still owe a retry: where a restarted process resumes."""
+    query = (sa.select(jobs.c.consumer, jobs.c.key).distinct()
+             .where(jobs.c.consumer.in_(list(consumers)), jobs.c.status == RETRY,
+                    jobs.c.key.is_not(None)))
+    found: dict[str, set[str]] = {name: set() for name in consumers}
+    async with db.read() as conn:
+        for row in await conn.execute(query):
+            found[row.consumer].add(row.key)
+    return found
 
 
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:

@@ -26,7 +26,9 @@ __all__ = ["ROUTER_ACTOR", "Waiting", "assign_from_queue", "last_agents", "queue
            "rotation_of", "save_rotation"]
 
 ROUTER_ACTOR = Actor("router", "system")
-QUEUED_STATUSES = ("open", "pending")  # a snoozed conversation is not waiting for anyone
+# A snoozed conversation is not waiting for anyone; a pending one is held by the FAQ bot
+# (omnihub/bot) until it hands over, which makes it open.
+QUEUED_STATUSES = ("open",)
 _c = conversations.c
 _r = routing_rotation.c
 

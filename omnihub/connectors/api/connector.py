@@ -69,6 +69,8 @@ class ApiConnector(Connector):
             "author": message.author,
             "parts": [p.model_dump(mode="json", exclude_none=True) for p in message.parts],
             "text": "\n".join(p.text for p in message.parts if p.kind == "text"),
+            # quick replies (the FAQ bot's choices, a survey's 1-5): only when there are some
+            **({"buttons": message.buttons} if message.buttons else {}),
         })
         headers = {
             "Content-Type": "application/json",

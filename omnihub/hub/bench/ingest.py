@@ -25,6 +25,8 @@ from pathlib import Path
 
 from omnihub.hub.bench import targets
 from omnihub.hub.bench.base import Benchmark, BenchOptions, Report
+from omnihub.hub.bench.disk import describe, fdatasync_latency
+from omnihub.hub.bench.latency_stats import Latencies
 from omnihub.hub.bench.load import WRK_MISSING, LoadResult, resolve_generator, run_load
 from omnihub.hub.bench.payloads import write_requests
 from omnihub.hub.bench.procs import LOAD_CPU, SERVER_CPU, CpuWindow, Server, can_pin
@@ -52,6 +54,7 @@ class IngestBench:
         self.hub_ok_answers = 0
         self.hub_wraps = 0
         self.errors: list[str] = []
+        self.disk: Latencies | None = None  # the store disk's fdatasync, measured first
 
     def cpu(self, which: int) -> int | None:
         return which if self.pinned else None
@@ -128,6 +131,7 @@ class IngestBench:
         if self.generator == "python" and opts.generator == "auto":
             opts.progress(WRK_MISSING)
         loop = targets.hub_event_loop()
+        self.disk = fdatasync_latency(self.workdir)
         hub, db_path = targets.start_hub(self.workdir, self.cpu(SERVER_CPU))
         bare = targets.start_bare(self.workdir, self.cpu(SERVER_CPU), loop)
         try:
@@ -178,6 +182,7 @@ class IngestBench:
             )
         lines = [
             heading,
+            *([describe(self.disk)] if self.disk is not None else []),
             f"warm store (headline): all {CUSTOMERS:,} customers seeded before measuring; "
             "every message from a returning customer",
             *summary.table(),
@@ -187,6 +192,8 @@ class IngestBench:
             "rate_ceiling": RATE_CEILING, "phase": "warm store", **summary.as_dict(),
             "runs": [run.as_dict() for run in self.runs],
         }
+        if self.disk is not None:
+            figures["disk_fdatasync"] = self.disk.as_dict()
         if cold is not None:
             lines += [
                 "cold store: every message from a new customer (customer, identity and "

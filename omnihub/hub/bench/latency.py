@@ -22,6 +22,7 @@ import aiohttp
 
 from omnihub.hub.bench import targets
 from omnihub.hub.bench.bare import new_loop
+from omnihub.hub.bench.disk import describe, fdatasync_latency
 from omnihub.hub.bench.base import Benchmark, BenchOptions, Report
 from omnihub.hub.bench.latency_io import WebhookReceiver, message_body, read_sse, send_open_loop
 from omnihub.hub.bench.latency_stats import (
@@ -138,6 +139,7 @@ class LatencyBench:
     def run(self) -> Report:
         loop_name = targets.hub_event_loop()
         receiver_port = free_port()
+        self.disk = fdatasync_latency(self.workdir)
         hub, config = start_hub(self.workdir, receiver_port, self.cpu(SERVER_CPU))
         bare = targets.start_bare(self.workdir, self.cpu(SERVER_CPU), loop_name)
         affinity = os.sched_getaffinity(0) if self.pinned else None
@@ -196,6 +198,9 @@ class LatencyBench:
              f"{self.hub.missing(WEBHOOK)}; duplicates: SSE {self.hub.paths[SSE].duplicates}, "
              f"webhook {self.hub.paths[WEBHOOK].duplicates}"),
             f"ratio SSE p99 / bare p99: {ratio(sse.p99, bare_ack.p99):.2f}",
+            describe(self.disk),
+            (f"SSE p50 / disk fdatasync p50: {ratio(sse.p50, self.disk.p50):.1f} "
+             f"(a durable ack needs at least 1)"),
             f"target p50 <= {TARGET_P50_MS:g} ms and p99 <= {TARGET_P99_MS:g} ms: "
             + ("met" if sse.p50 <= TARGET_P50_MS and sse.p99 <= TARGET_P99_MS else "NOT met"),
             f"load average: {load1:.2f} {load5:.2f} {load15:.2f}",
@@ -216,6 +221,7 @@ class LatencyBench:
                            "webhook": self.hub.paths[WEBHOOK].duplicates},
             "sse_p99_over_bare_p99": ratio(sse.p99, bare_ack.p99),
             "load_average": [load1, load5, load15],
+            "disk_fdatasync": self.disk.as_dict(),
         }
         return Report(
             name="latency", lines=lines, figures=figures,

@@ -12,6 +12,7 @@ BENCHMARKS: tuple[str, ...] = (
     "omnihub.hub.bench.ingest:INGEST",
     "omnihub.hub.bench.routing:ROUTING",
     "omnihub.hub.bench.latency:LATENCY",
+    "omnihub.hub.bench.kb:KB",
 )
 
 

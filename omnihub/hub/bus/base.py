@@ -49,12 +49,15 @@ class Envelope:
     key: str | None
     payload: dict[str, Any]
     created_at: datetime
+    #: the request that wrote the row (omnihub/hub/request_id.py); logs only, never sent out
+    request_id: str | None = None
 
     def to_bytes(self) -> bytes:
         """Serialize for the wire (orjson writes aware datetimes as RFC 3339)."""
         return orjson.dumps({
             "seq": self.seq, "id": self.id, "topic": self.topic, "type": self.type,
             "key": self.key, "payload": self.payload, "created_at": self.created_at,
+            "request_id": self.request_id,
         })
 
     @classmethod
@@ -66,6 +69,7 @@ class Envelope:
                 seq=int(raw["seq"]), id=str(raw["id"]), topic=str(raw["topic"]),
                 type=str(raw["type"]), key=raw.get("key"), payload=dict(raw["payload"]),
                 created_at=datetime.fromisoformat(raw["created_at"]),
+                request_id=raw.get("request_id"),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed bus envelope: {exc}") from exc
@@ -97,6 +101,10 @@ class Bus(abc.ABC):
     what is published after it exists.
     """
 
+    #: whether other processes consume the same groups: if not, a consumer may keep what
+    #: it knows of its own retries in memory instead of asking the database each time
+    spans_processes: bool = True
+
     async def start(self) -> None:
         """Connect and start consuming for the groups subscribed so far."""
 
@@ -124,9 +132,22 @@ class Bus(abc.ABC):
         done.set_result(None)
         return done
 
+    def feed_live(self, envelopes: Sequence[Envelope]) -> None:
+        """Envelopes just committed by this process: give them to this process's live
+        listeners now, ahead of their dispatch to the consumer groups.
+
+        Only a bus whose listeners are fed by the dispatcher's own submit (in-process)
+        gains from this; it must then not feed the same envelopes twice. Default: nothing,
+        listeners get envelopes the bus's usual way.
+        """
+
     @abc.abstractmethod
-    def subscribe(self, topic: str, group: str, handler: Handler) -> None:
+    def subscribe(self, topic: str, group: str, handler: Handler, *, lanes: int = 1) -> None:
         """Deliver every envelope of `topic` to `group`; within a group each goes to one consumer.
+
+        `lanes`: how many envelopes of different keys this process may handle at once
+        (those of one key stay in order). A slow receiver — an outbound webhook — then
+        keeps pace with the event rate by working on several conversations together.
 
         A handler that returns acknowledges the envelope; one that raises leaves it owed,
         and it is delivered again (in-process after a pause, on Redis once it has been

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
+from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
@@ -39,17 +41,31 @@ class _Settlement:
             self.future.exception()  # nobody may be waiting any more: don't log it as lost
 
 
+_Queue = asyncio.Queue[tuple[Envelope, _Settlement]]
+
+
 @dataclass
 class _Group:
-    """One consumer group: a FIFO shared by its consumers (each subscribe adds one)."""
+    """One consumer group: FIFOs shared by its consumers (each subscribe adds one per lane).
 
-    queue: asyncio.Queue[tuple[Envelope, _Settlement]] = field(default_factory=asyncio.Queue)
-    handlers: list[Handler] = field(default_factory=list)
+    A group with several lanes handles envelopes of different keys (conversations) at the
+    same time and those of one key in order: an envelope's lane is chosen by its key.
+    """
+
+    lanes: list[_Queue] = field(default_factory=lambda: [asyncio.Queue()])
+    handlers: list[tuple[Handler, _Queue]] = field(default_factory=list)
     workers: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def lane_of(self, envelope: Envelope) -> _Queue:
+        if len(self.lanes) == 1:
+            return self.lanes[0]
+        return self.lanes[zlib.crc32((envelope.key or envelope.id).encode()) % len(self.lanes)]
 
 
 class MemoryBus(Bus):
     """Consumer groups and live listeners inside one process."""
+
+    spans_processes = False
 
     def __init__(self, *, retry_delay: float = 0.5, max_retry_delay: float = 30.0,
                  listener_queue: int = 10_000) -> None:
@@ -58,6 +74,10 @@ class MemoryBus(Bus):
         self._topics: dict[str, dict[str, _Group]] = {}
         self._fanout = Fanout(maxsize=listener_queue)
         self._pending: set[_Settlement] = set()
+        # seqs already given to live listeners by feed_live, so submit doesn't repeat them
+        self._fed: set[int] = set()
+        self._fed_order: deque[int] = deque()
+        self._fed_limit = listener_queue
         self._started = False
         self._closed = False
 
@@ -65,8 +85,8 @@ class MemoryBus(Bus):
         self._started = True
         for groups in self._topics.values():
             for group in groups.values():
-                for handler in group.handlers[len(group.workers):]:
-                    group.workers.append(asyncio.create_task(self._work(group, handler)))
+                for handler, lane in group.handlers[len(group.workers):]:
+                    group.workers.append(asyncio.create_task(self._work(lane, handler)))
 
     async def close(self) -> None:
         self._closed = True
@@ -84,11 +104,15 @@ class MemoryBus(Bus):
         if self._closed:
             raise BusClosed("in-process bus is closed")
 
-    def subscribe(self, topic: str, group: str, handler: Handler) -> None:
-        entry = self._topics.setdefault(topic, {}).setdefault(group, _Group())
-        entry.handlers.append(handler)
-        if self._started and not self._closed:
-            entry.workers.append(asyncio.create_task(self._work(entry, handler)))
+    def subscribe(self, topic: str, group: str, handler: Handler, *, lanes: int = 1) -> None:
+        entry = self._topics.setdefault(topic, {}).get(group)
+        if entry is None:
+            entry = self._topics[topic][group] = _Group(
+                lanes=[asyncio.Queue() for _ in range(max(1, lanes))])
+        for lane in entry.lanes:
+            entry.handlers.append((handler, lane))
+            if self._started and not self._closed:
+                entry.workers.append(asyncio.create_task(self._work(lane, handler)))
 
     def listen(self, topic: str) -> Listener:
         listener = self._fanout.add(topic)
@@ -109,15 +133,34 @@ class MemoryBus(Bus):
             self._pending.add(settlement)
             settlement.future.add_done_callback(lambda _f: self._pending.discard(settlement))
         for env, group in deliveries:
-            group.queue.put_nowait((env, settlement))
+            group.lane_of(env).put_nowait((env, settlement))
+        fed = self._fed
         for env in envelopes:
-            self._fanout.feed(env)
+            if env.seq in fed:
+                fed.discard(env.seq)
+            else:
+                self._fanout.feed(env)
         return settlement.future
 
-    async def _work(self, group: _Group, handler: Handler) -> None:
+    def feed_live(self, envelopes: Sequence[Envelope]) -> None:
+        """Live listeners (SSE, web chat sockets) get committed envelopes at once: how far
+        the consumer groups have got (an outbound webhook receiver that is slow or down)
+        never delays an agent's screen. Remembered by seq until submit skips them."""
+        if self._closed:
+            return
+        for env in envelopes:
+            if env.seq in self._fed:
+                continue
+            self._fanout.feed(env)
+            self._fed.add(env.seq)
+            self._fed_order.append(env.seq)
+        while len(self._fed_order) > self._fed_limit:  # forget the oldest: at worst a repeat
+            self._fed.discard(self._fed_order.popleft())
+
+    async def _work(self, lane: _Queue, handler: Handler) -> None:
         """One consumer: handle envelopes in order, retrying one that raises until it passes."""
         while True:
-            envelope, settlement = await group.queue.get()
+            envelope, settlement = await lane.get()
             delay = self.retry_delay
             while True:
                 try:

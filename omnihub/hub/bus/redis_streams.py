@@ -49,7 +49,7 @@ class RedisStreamsBus(Bus):
         # half-dead connection) raises instead of stalling the consumer for good.
         self._redis = redis.Redis.from_url(url, socket_timeout=block_ms / 1000 + 5,
                                            socket_connect_timeout=5)
-        self._subscriptions: list[tuple[str, str, Handler]] = []
+        self._subscriptions: list[tuple[str, str, Handler, int]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._readers: dict[str, asyncio.Event] = {}  # topic -> "anchored" event
         self._group_setups: set[asyncio.Task[None]] = set()  # groups still being created
@@ -63,10 +63,10 @@ class RedisStreamsBus(Bus):
     async def start(self) -> None:
         await self.ping()
         self._started = True
-        for topic, group, _handler in self._subscriptions:
+        for topic, group, _handler, _lanes in self._subscriptions:
             await self._ensure_group(self.stream(topic), group)
-        for index, (topic, group, handler) in enumerate(self._subscriptions):
-            self._spawn(self._consume(topic, group, handler, f"{self.name}-{index}"))
+        for index, (topic, group, handler, lanes) in enumerate(self._subscriptions):
+            self._spawn(self._consume(topic, group, handler, f"{self.name}-{index}", lanes))
 
     async def close(self) -> None:
         if self._closed:
@@ -112,14 +112,14 @@ class RedisStreamsBus(Bus):
         except (RedisError, OSError) as exc:
             raise BusUnavailable(f"publish to {self._safe_url} failed: {exc}") from exc
 
-    def subscribe(self, topic: str, group: str, handler: Handler) -> None:
-        self._subscriptions.append((topic, group, handler))
+    def subscribe(self, topic: str, group: str, handler: Handler, *, lanes: int = 1) -> None:
+        self._subscriptions.append((topic, group, handler, max(1, lanes)))
         if self._started:
             setup = asyncio.create_task(self._ensure_group(self.stream(topic), group))
             self._group_setups.add(setup)
             setup.add_done_callback(self._group_setups.discard)
             consumer = f"{self.name}-{len(self._subscriptions) - 1}"
-            self._spawn(self._consume(topic, group, handler, consumer))
+            self._spawn(self._consume(topic, group, handler, consumer, max(1, lanes)))
 
     def listen(self, topic: str) -> Listener:
         listener = self._fanout.add(topic)
@@ -149,7 +149,8 @@ class RedisStreamsBus(Bus):
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def _consume(self, topic: str, group: str, handler: Handler, consumer: str) -> None:
+    async def _consume(self, topic: str, group: str, handler: Handler, consumer: str,
+                       lanes: int = 1) -> None:
         """One group member: own pending entries first (in order), then new ones, then orphans."""
         stream = self.stream(topic)
         loop = asyncio.get_running_loop()
@@ -170,14 +171,12 @@ class RedisStreamsBus(Bus):
                 else:
                     entries = await self._read_group(stream, group, consumer, ">",
                                                      block=self.block_ms)
-                for entry_id, fields in entries:
-                    if not await self._deliver(stream, group, entry_id, fields, handler):
-                        own_pending_first = True  # retry it before anything newer
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, self.max_retry_delay)
-                        break
-                else:
+                if await self._deliver_all(stream, group, entries, handler, lanes):
                     delay = self.retry_delay
+                else:
+                    own_pending_first = True  # retry it before anything newer
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.max_retry_delay)
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):  # stream or group deleted under us
                     own_pending_first = True
@@ -205,6 +204,32 @@ class RedisStreamsBus(Bus):
         if claimed:
             log.info("bus: %s/%s claimed %d orphaned entries", stream, group, len(claimed))
         return claimed
+
+    async def _deliver_all(self, stream: str, group: str,
+                           entries: list[tuple[bytes, dict[bytes, bytes]]], handler: Handler,
+                           lanes: int) -> bool:
+        """Deliver a read batch: in order, or with lanes, each key's entries in order and
+        different keys at once. False when one failed: it and the rest of its key stay
+        pending, and are read again (in order) before anything newer."""
+
+        async def in_order(lane: list[tuple[bytes, dict[bytes, bytes]]]) -> bool:
+            for entry_id, fields in lane:
+                if not await self._deliver(stream, group, entry_id, fields, handler):
+                    return False
+            return True
+
+        if lanes == 1 or len(entries) < 2:
+            return await in_order(entries)
+        by_key: dict[str, list[tuple[bytes, dict[bytes, bytes]]]] = {}
+        for entry_id, fields in entries:
+            by_key.setdefault(_key_of(entry_id, fields), []).append((entry_id, fields))
+        limit = asyncio.Semaphore(lanes)
+
+        async def bounded(lane: list[tuple[bytes, dict[bytes, bytes]]]) -> bool:
+            async with limit:
+                return await in_order(lane)
+
+        return all(await asyncio.gather(*(bounded(lane) for lane in by_key.values())))
 
     async def _deliver(self, stream: str, group: str, entry_id: bytes,
                        fields: dict[bytes, bytes], handler: Handler) -> bool:
@@ -257,3 +282,12 @@ class RedisStreamsBus(Bus):
             except (RedisError, OSError) as exc:
                 log.warning("bus listener %s: redis unavailable: %s", topic, exc)
                 await asyncio.sleep(self.retry_delay)
+
+
+def _key_of(entry_id: bytes, fields: dict[bytes, bytes]) -> str:
+    """An entry's ordering key (its conversation); an unreadable entry is its own key."""
+    try:
+        envelope = Envelope.from_bytes(fields[FIELD])
+    except (KeyError, ValueError):
+        return entry_id.decode()
+    return envelope.key or envelope.id

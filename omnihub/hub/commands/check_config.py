@@ -26,7 +26,9 @@ def check_config(files: tuple[Path, ...], config_path: Path) -> None:
     """Validate hub.yaml and routing.yaml files; print each error as file:line:col.
 
     A file whose top level has `rules` or `groups` (or whose name starts with "routing")
-    is checked as routing.yaml, any other as hub.yaml. Exits 1 on any error.
+    is checked as routing.yaml, one named customer_tags*.yaml as tag rules, any other as
+    hub.yaml; with no FILE, hub.yaml and the routing and tag rules files it names. Exits 1
+    on any error.
     """
     ok = True
     if files:
@@ -37,6 +39,9 @@ def check_config(files: tuple[Path, ...], config_path: Path) -> None:
         ok = _report(config_path, errors)
         if routing is not None:
             ok = _report(routing, _check_routing(routing)) and ok
+        tag_rules = _named_tag_rules(config_path) if not errors else None
+        if tag_rules is not None:
+            ok = _report(tag_rules, _check_tag_rules(tag_rules)) and ok
     if not ok:
         raise SystemExit(1)
 
@@ -50,7 +55,26 @@ def _report(path: Path, errors: list[LocatedError]) -> bool:
 
 
 def _check_file(path: Path) -> list[LocatedError]:
+    if path.name.startswith("customer_tags"):
+        return _check_tag_rules(path)
     return _check_routing(path) if _is_routing(path) else _check_hub(path)[0]
+
+
+def _named_tag_rules(path: Path) -> Path | None:
+    """`profiles.tag_rules` of a valid hub.yaml (customer_tags.yaml), if it names one."""
+    from omnihub.hub.settings import load_hub_settings
+
+    return load_hub_settings(path).profiles.tag_rules
+
+
+def _check_tag_rules(path: Path) -> list[LocatedError]:
+    from omnihub.profiles.rules import load_tag_rules
+
+    try:
+        load_tag_rules(path)
+    except ConfigError as exc:
+        return exc.errors
+    return []
 
 
 def _is_routing(path: Path) -> bool:
@@ -71,7 +95,9 @@ def _check_hub(path: Path) -> tuple[list[LocatedError], Path | None]:
         settings = load_hub_settings(path)
     except ConfigError as exc:
         return exc.errors, _named_routing(path)
-    return [], settings.routing
+    from omnihub.hub.channel_references import check_channel_references
+
+    return check_channel_references(path, settings), settings.routing
 
 
 def _named_routing(path: Path) -> Path | None:

@@ -39,7 +39,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None, log_leve
     except ImportError:  # uvloop is optional (e.g. on Windows)
         pass
     try:
-        web.run_app(create_app(settings), host=settings.server.host, port=settings.server.port,
+        web.run_app(create_app(settings, serving=True), host=settings.server.host, port=settings.server.port,
                     print=lambda text: logging.getLogger("omnihub").info(text.strip()),
                     access_log=None, handle_signals=True)
     except StoreUnavailable as exc:

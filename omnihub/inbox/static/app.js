@@ -6,7 +6,7 @@
 (() => {
   const TOKEN_KEY = "omnihub.token";
   const $ = (id) => document.getElementById(id);
-  const state = { me: null, selected: null, conversation: null, customers: new Map(),
+  const state = { me: null, selected: null, conversation: null, history: [], customers: new Map(),
                   stream: null, lastEventId: null, refreshTimer: null, threadTimer: null };
 
   function el(tag, className, text) {
@@ -236,6 +236,11 @@
     $("action-error").textContent = "";
     await refreshThread();
     $("c-text").focus();
+    if (state.selected !== id) return;
+    const question = lastCustomerText((state.history || []).filter(
+      (m) => m.conversation_id === id)).slice(0, 200);
+    $("kb-q").value = question;
+    searchKb(question);
   }
 
   async function refreshThread() {
@@ -249,8 +254,9 @@
       ]);
       if (state.selected !== id) return;
       state.conversation = conv;
+      state.history = history.items.slice().reverse();
       renderHeader(conv, profile);
-      renderThread(history.items.slice().reverse(), conv);
+      renderThread(state.history, conv);
       renderProfile(profile, conv);
     } catch (err) {
       $("action-error").textContent = err.message;
@@ -314,7 +320,67 @@
     const tagItems = (tags) => (tags.length ? tags.map((t) => el("li", "badge", t))
                                             : [el("li", "muted", "none")]);
     $("p-tags").replaceChildren(...tagItems(profile.tags));
+    // tags the shop's rules derived (customer_tags.yaml), marked apart from agents' own
+    $("p-tags").append(...(profile.derived_tags || []).map((t) => {
+      const li = el("li", "badge derived", t);
+      li.title = "derived by a tag rule";
+      return li;
+    }));
     $("p-conv-tags").replaceChildren(...tagItems(conv.tags));
+    renderOrders(profile.id);
+  }
+
+  async function renderOrders(customerId) {
+    const list = $("p-orders");
+    let orders = [];
+    try {
+      ({ items: orders } = await api("GET",
+        `/api/v1/customers/${encodeURIComponent(customerId)}/orders?limit=5`));
+    } catch (err) {
+      list.replaceChildren(el("li", "muted", err.message));
+      return;
+    }
+    list.replaceChildren(...(orders.length ? orders.map((o) => el("li", null,
+      `${o.order_id} · ${o.status} · ${o.total} ${o.currency} · ${o.placed_at.slice(0, 10)}`))
+      : [el("li", "muted", "none")]));
+  }
+
+  // The knowledge base beside the thread: the customer's last question is searched when a
+  // conversation opens, and the agent can search with words of their own; "Insert" puts
+  // an answer into the reply box (in the variant for this conversation's channel).
+  async function searchKb(query) {
+    const list = $("kb-results");
+    if (!query) { list.replaceChildren(); return; }
+    const conv = state.conversation;
+    const params = new URLSearchParams({ q: query.slice(0, 1000), limit: "3" });
+    if (conv) params.set("channel", conv.channel_id);
+    let hits = [];
+    try {
+      ({ items: hits } = await api("GET", `/api/v1/kb/search?${params}`));
+    } catch (err) {
+      list.replaceChildren(el("li", "muted", err.message));
+      return;
+    }
+    list.replaceChildren(...(hits.length ? hits.map((hit) => {
+      const li = el("li", "kb-hit");
+      const insert = el("button", "quiet", "Insert");
+      insert.type = "button";
+      insert.addEventListener("click", () => {
+        const box = $("c-text");
+        box.value = box.value ? `${box.value} ${hit.answer}` : hit.answer;
+        box.focus();
+      });
+      li.append(el("strong", null, hit.entry.question), el("p", null, hit.answer), insert);
+      return li;
+    }) : [el("li", "muted", "no matching answer")]));
+  }
+
+  function lastCustomerText(messages) {
+    for (let i = messages.length - 1; i >= 0; i -= 1) {
+      const m = messages[i];
+      if (m.direction === "in") return m.parts.map(partText).join(" ").trim();
+    }
+    return "";
   }
 
   async function act(path, body) {
@@ -402,6 +468,10 @@
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("composer").requestSubmit();
     });
     $("c-canned").addEventListener("change", (e) => insertCanned(e.target));
+    $("kb-search").addEventListener("submit", (e) => {
+      e.preventDefault();
+      searchKb($("kb-q").value.trim());
+    });
     $("act-take").addEventListener("click", () => act("assign", { assignee: state.me.agent }));
     $("act-resolve").addEventListener("click", () => act("resolve"));
     $("act-reopen").addEventListener("click", () => act("reopen"));

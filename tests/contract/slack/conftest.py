@@ -27,12 +27,6 @@ async def slack_api() -> AsyncIterator[FakeSlackApi]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 def make_connector(slack_api: FakeSlackApi, http: aiohttp.ClientSession,
                    tmp_path: Path) -> Callable[..., SlackConnector]:
     """A connector on the stand-in, outside any hub (for send tests)."""

@@ -27,12 +27,6 @@ async def bot_api() -> AsyncIterator[FakeBotApi]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 def make_connector(bot_api: FakeBotApi, http: aiohttp.ClientSession,
                    tmp_path: Path) -> Callable[..., TelegramConnector]:
     """A connector on the stand-in, outside any hub (for send tests)."""

@@ -35,6 +35,32 @@ async def test_every_group_sees_every_envelope_in_order(cluster: BusCluster) -> 
     assert second == expected
 
 
+async def test_lanes_work_on_several_keys_at_once_and_keep_each_key_in_order(
+        cluster: BusCluster) -> None:
+    bus = cluster.node()
+    seen: dict[str | None, list[int]] = {}
+    running = 0
+    most_at_once = 0
+
+    async def slow(envelope: Envelope) -> None:
+        nonlocal running, most_at_once
+        running += 1
+        most_at_once = max(most_at_once, running)
+        await asyncio.sleep(0.005)
+        running -= 1
+        seen.setdefault(envelope.key, []).append(envelope.seq)
+
+    bus.subscribe("event", "webhook", slow, lanes=8)
+    await bus.start()
+    batch = envelopes(120, keys=[f"conv-{n}" for n in range(12)])
+    await bus.publish(batch)
+    await eventually(lambda: sum(map(len, seen.values())) == 120, message="all handled")
+    assert most_at_once > 1, "different keys should be handled at the same time"
+    for key, seqs in seen.items():
+        assert seqs == sorted(seqs), f"{key} out of order"
+        assert seqs == [env.seq for env in batch if env.key == key]
+
+
 async def test_members_of_one_group_share_the_envelopes(cluster: BusCluster) -> None:
     one, two = cluster.node(), cluster.node()
     by_one: list[str] = []

@@ -53,8 +53,8 @@ class DiesAfterPublishing(Bus):
     async def ping(self) -> None:
         await self.bus.ping()
 
-    def subscribe(self, topic: str, group: str, handler: Handler) -> None:
-        self.bus.subscribe(topic, group, handler)
+    def subscribe(self, topic: str, group: str, handler: Handler, *, lanes: int = 1) -> None:
+        self.bus.subscribe(topic, group, handler, lanes=lanes)
 
     def listen(self, topic: str) -> Listener:
         return self.bus.listen(topic)

@@ -188,7 +188,8 @@ async def test_a_failing_delivery_shows_as_a_retrying_job(make_hub, make_store_u
     await shop_server.start_server()
     try:
         hub = await make_hub(await make_store_url("sqlite"),
-                             reply_url=str(shop_server.make_url("/replies")))
+                             reply_url=str(shop_server.make_url("/replies")),
+                             extra={"monitoring": {"collect_seconds": 0.05}})
         await hub.post_message(api_post("m-1"))
         auth = await hub.token("agent")
         conv = (await (await hub.http.get("/api/v1/conversations", headers=auth)).json())["items"][0]

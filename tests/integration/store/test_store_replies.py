@@ -126,6 +126,20 @@ async def test_failed_only_before_delivery(store, conversation, events):
         await store.mark_delivery(b.id, status="queued")
 
 
+async def test_a_provider_receipt_finds_the_message_by_the_providers_id(
+        store, conversation, events):
+    message, _ = await store.queue_reply(conversation, [TextPart(text="hi")], author="agent:eve")
+    assert await store.mark_delivery_by_external_id("tg", "SM-1", status="delivered") is None
+
+    await store.mark_delivery(message.id, status="sent", external_id="SM-1")
+    delivered = await store.mark_delivery_by_external_id("tg", "SM-1", status="delivered")
+    failed = await store.mark_delivery_by_external_id("tg", "SM-1", status="failed", error="30003")
+
+    assert (delivered.id, delivered.status, failed.status) == (message.id, "delivered", "delivered")
+    assert await store.mark_delivery_by_external_id("other", "SM-1", status="read") is None
+    assert [e["data"]["status"] for e in await events("message.status")] == ["sent", "delivered"]
+
+
 async def test_inbound_messages_have_no_delivery_status(store, db, conversation):
     async with db.read() as conn:
         inbound_id = (await conn.execute(sa.select(messages.c.id))).scalar_one()

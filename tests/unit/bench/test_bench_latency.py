@@ -107,3 +107,12 @@ def test_delivery_rate_runs_from_the_first_scheduled_send_to_the_last_arrival() 
         rec.arrived(SSE, seq, 1.5 + seq / 2)  # the last one lands at 2.5 s
     assert rec.delivery_rate(SSE) == pytest.approx(3 / 2.5)
     assert math.isnan(rec.delivery_rate(WEBHOOK))
+
+
+def test_the_disk_baseline_measures_real_syncs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from omnihub.hub.bench.disk import describe, fdatasync_latency
+
+    disk = fdatasync_latency(tmp_path, samples=20)
+    assert disk.count == 20 and 0 < disk.p50 <= disk.p99 <= disk.max
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone
+    assert "fdatasync p50" in describe(disk)
