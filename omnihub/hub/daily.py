@@ -25,6 +25,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from omnihub.hub.background import in_background
 from omnihub.hub.settings import HubSettings
 from omnihub.store.backup import create_backup
 from omnihub.store.backup.folders import backup_name, latest_backup, remove_old_backups
@@ -127,13 +128,8 @@ class DailyMaintenance:
                 except Exception:
                     log.exception("renewing the daily lease failed; trying again")
 
-        task = asyncio.create_task(renew(), name="daily-lease")
-        try:
+        async with in_background(renew(), "daily-lease"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _work(self, now: datetime) -> DailyReport:
         report = DailyReport(leader=True)
@@ -181,10 +177,5 @@ class DailyMaintenance:
                     wait = min(wait, max((self.due - self.clock()).total_seconds(), 0.0) + 0.5)
                 await asyncio.sleep(wait)
 
-        task = asyncio.create_task(loop(), name="daily-maintenance")
-        try:
+        async with in_background(loop(), "daily-maintenance"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from omnihub.hub.background import in_background
 from omnihub.store import Store
 
 log = logging.getLogger("omnihub.inbox.snooze")
@@ -29,10 +30,5 @@ async def snooze_waker(store: Store, *, interval: float = INTERVAL_SECONDS) -> A
                 log.exception("waking snoozed conversations failed; trying again later")
             await asyncio.sleep(interval)
 
-    task = asyncio.create_task(loop(), name="snooze-waker")
-    try:
+    async with in_background(loop(), "snooze-waker"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from omnihub.hub.background import in_background
 from omnihub.hub.consumers import ConsumerRunner
 from omnihub.hub.settings import WebhookSubscription
 from omnihub.inbox.webhooks_out import LANES, WebhookSender
@@ -80,13 +81,8 @@ class WebhookRegistry:
     async def refreshing(self) -> AsyncIterator[None]:
         """Sync now, then every `refresh_seconds` while the hub runs."""
         await self.sync()
-        task = asyncio.create_task(self._refresh_forever(), name="webhook-registry")
-        try:
+        async with in_background(self._refresh_forever(), "webhook-registry"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _refresh_forever(self) -> None:
         while True:

@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from omnihub.hub.background import in_background
 from omnihub.normalizer.schema import Conversation
 from omnihub.router.assigner import Assigner
 from omnihub.router.engine import CompiledRouter
@@ -205,13 +206,10 @@ class SlaWorker:
                     log.exception("SLA pass failed; trying again in %.1fs", self.interval)
                 await asyncio.sleep(self.interval)
 
-        task = asyncio.create_task(loop(), name="sla-timer")
         try:
-            yield
+            async with in_background(loop(), "sla-timer"):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             if self._token is not None:
                 with contextlib.suppress(Exception):
                     await Lease.release(self.store.db, LEASE_NAME, self.holder, self._token)

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+from omnihub.hub.background import in_background
 from omnihub.hub.bus import Bus
 from omnihub.hub.metrics import UNROUTED, Metrics
 from omnihub.store import outbox
@@ -86,10 +87,5 @@ class MetricsCollector:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[MetricsCollector]:
-        task = asyncio.create_task(self.run(), name="metrics-collector")
-        try:
+        async with in_background(self.run(), "metrics-collector"):
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

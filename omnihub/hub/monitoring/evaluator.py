@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from omnihub.hub.background import in_background
 from omnihub.hub.metrics import Metrics
 from omnihub.hub.monitoring.notify import Notice, Notifier, NotifyFailed
 from omnihub.hub.monitoring.rules import Figures, RuleState, step
@@ -127,13 +128,10 @@ class AlertEvaluator:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[AlertEvaluator]:
-        task = asyncio.create_task(self.run(), name="alert-evaluator")
         try:
-            yield self
+            async with in_background(self.run(), "alert-evaluator"):
+                yield self
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             with contextlib.suppress(Exception):
                 await self.release()
 

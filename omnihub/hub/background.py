@@ -1,0 +1,29 @@
+"""Background tasks that live exactly as long as a `with` block: the hub's timers, pollers
+and watchers all start this way in `open_hub`, so that stopping the hub stops them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+__all__ = ["cancel_and_wait", "in_background"]
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait until it has finished unwinding."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@contextlib.asynccontextmanager
+async def in_background(coro: Coroutine[Any, Any, Any], name: str
+                        ) -> AsyncIterator[asyncio.Task[Any]]:
+    """Run `coro` as a task named `name` while the block runs; cancel it on the way out."""
+    task = asyncio.create_task(coro, name=name)
+    try:
+        yield task
+    finally:
+        await cancel_and_wait(task)
