@@ -10,6 +10,8 @@ run beside the writer. On the server databases both are the same pooled engine.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -54,18 +56,35 @@ def async_url(url: str) -> sa.URL:
     return parsed
 
 
+def _use_wal(cursor: Any) -> None:
+    """WAL is a property of the file: set once, by whichever process comes first. Switching
+    takes a lock that SQLite does not wait for (no busy handler), so when several processes
+    open a new file at once (`omnihub serve` ×N migrating) the losers retry briefly."""
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    for attempt in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)  # only ever at the first start on a new file
+
+
 def _sqlite_pragmas(engine: AsyncEngine, *, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us emit BEGIN ourselves (pysqlite's implicit BEGIN is deferred).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        _use_wal(cursor)
         # FULL: a commit survives power loss, not only a process crash. Group commit
         # keeps this affordable (one fsync per batch).
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
