@@ -72,7 +72,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when the store and the bus both answer; 503 names what is down."""
+    """Ready when the store answers (503 names what is down otherwise); degraded, still
+    200, when only the bus, a channel's own connection or the media directory is down."""
     hub = request.app[HUB]
     checks: dict[str, str] = {}
     for name, ping in (("store", hub.db.ping), ("bus", hub.bus.ping)):
@@ -83,13 +84,24 @@ async def readyz(request: web.Request) -> web.Response:
             checks[name] = f"down: {exc}"
     hub.metrics.store_up.set(checks["store"] == "ok")
     hub.metrics.bus_up.set(checks["bus"] == "ok")
-    ready = all(v == "ok" for v in checks.values())
+    # Without the store nothing can be acknowledged: out of rotation. Without the bus
+    # (Redis) every message is still committed with its events in the outbox, which the
+    # dispatcher sends once the bus is back; taking every hub out of rotation for it would
+    # turn a delay of live events into an outage.
+    ready = checks["store"] == "ok"
     # A channel's own connection (an IMAP mailbox) that is down degrades the hub but does
     # not take it out of rotation: every other channel still works.
     channels = {cid: h for cid, c in hub.connectors.items() if (h := c.health()) is not None}
     degraded = any(h.get("status") != "ok" for h in channels.values())
+    # A media directory that refuses writes (disk full) only holds back messages with
+    # attachments (their webhooks get 503 and are retried): degraded, not out of rotation.
+    media = hub.media.health() if hub.media is not None else {"status": "ok"}
+    hub.metrics.media_writable.set(media["status"] == "ok")
+    degraded = degraded or media["status"] != "ok" or checks["bus"] != "ok"
     status = "not_ready" if not ready else "degraded" if degraded else "ready"
     body: dict[str, object] = {"status": status, "checks": checks}
+    if media["status"] != "ok":
+        body["media"] = media
     if channels:
         body["channels"] = channels
     return json_response(body, status=200 if ready else 503)

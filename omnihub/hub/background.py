@@ -19,11 +19,18 @@ async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def in_background(coro: Coroutine[Any, Any, Any], name: str
-                        ) -> AsyncIterator[asyncio.Task[Any]]:
-    """Run `coro` as a task named `name` while the block runs; cancel it on the way out."""
+async def in_background(coro: Coroutine[Any, Any, Any], name: str, *,
+                        stop: asyncio.Event | None = None) -> AsyncIterator[asyncio.Task[Any]]:
+    """Run `coro` as a task named `name` while the block runs; cancel it on the way out.
+
+    `stop`, if given, is set just before the cancel: for work a cancel cannot cut short,
+    such as a thread that waits on the event (watchfiles' `awatch` would otherwise hold
+    the exit until its own timeout).
+    """
     task = asyncio.create_task(coro, name=name)
     try:
         yield task
     finally:
+        if stop is not None:
+            stop.set()
         await cancel_and_wait(task)

@@ -33,6 +33,7 @@ from omnihub.store.outbox import (
     has_pending_for_key,
     keys_with_pending,
     record_failure,
+    release_claims,
     release_jobs,
 )
 
@@ -102,6 +103,11 @@ class ConsumerRunner:
 
     async def start(self) -> None:
         if not self.bus.spans_processes and self._parked is None:
+            # Alone with these jobs (an in-process bus is one process): claims left by a
+            # predecessor that was killed mid-retry are stale, so don't wait out their lease.
+            released = await release_claims(self.db, list(self._consumers))
+            if released:
+                log.info("took over %d retry jobs claimed by a previous process", released)
             self._parked = await keys_with_pending(self.db, list(self._consumers))
         if self.retry_interval is not None and self._retry_task is None:
             self._retry_task = asyncio.create_task(self._retry_forever(), name="consumer-retries")

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -30,7 +28,7 @@ from omnihub.hub.settings import HubSettings
 from omnihub.store.backup import create_backup
 from omnihub.store.backup.folders import backup_name, latest_backup, remove_old_backups
 from omnihub.store.db import Database
-from omnihub.store.leases import Lease
+from omnihub.store.leases import Lease, process_holder
 from omnihub.store.retention import PruneReport, prune
 
 __all__ = ["DailyMaintenance", "DailyReport", "next_run"]
@@ -76,7 +74,7 @@ class DailyMaintenance:
         self.settings = settings
         self.config = settings.backup
         self.clock = clock
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.holder = holder or process_holder()
         self.poll_seconds = poll_seconds
         self.lease_seconds = lease_seconds
         self.due: datetime | None = None

@@ -1,8 +1,10 @@
 """The `deliveries` consumer: sends each queued agent message out on the customer's channel.
 
-It runs under the ConsumerRunner, so a TemporarySendError is retried with backoff from a
-durable job, and a PermanentSendError (or running out of attempts) dead-letters it. A
-message already sent is skipped, so a redelivered event never sends twice from here.
+It runs under the ConsumerRunner in DELIVERY_LANES lanes keyed by conversation, so
+replies to different customers go out side by side. A TemporarySendError is retried
+with backoff from a durable job, and a PermanentSendError (or running out of attempts)
+dead-letters it. A message already sent is skipped, so a redelivered event never sends
+twice from here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ if TYPE_CHECKING:
     from omnihub.hub.runtime import Hub
 
 log = logging.getLogger("omnihub.delivery")
+
+#: Conversations sent to at once (each conversation's messages stay in order). One lane
+#: would hold every customer behind a reply waiting for its chat's limit (Telegram: one
+#: message a second per chat); the connectors' own limiters pace the channel as a whole.
+DELIVERY_LANES = 16
 
 
 class DeliveryHandler:

@@ -9,7 +9,11 @@ while earlier ones settle, so a slow consumer does not turn into one round trip 
 Seq order is allocation order; on PostgreSQL/MySQL a transaction can commit a lower seq
 after a higher one became visible. The dispatcher reads past its in-flight rows with a
 cursor, and rescans from the start whenever it has been idle for a poll interval (and at
-least every `rescan_interval`), so such a late row is sent late but never skipped.
+least every `rescan_interval`), so such a late row is sent late but never skipped. A
+rescan skips the rows still in flight (submitted, not yet marked) instead of waiting for
+them to settle: on the in-process bus a row settles only when every consumer has handled
+it, and a reply paced at Telegram's one message per second per chat would otherwise hold
+back routing and webhooks for every other conversation.
 
 Fast path: the ingest writer hands over the rows it has just committed (`offer`), and
 the dispatcher sends them without reading them back, as long as their seqs continue the
@@ -25,9 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -35,6 +36,7 @@ from typing import Protocol, cast
 
 from omnihub.hub.bus.base import Bus, Envelope
 from omnihub.store.db import Database
+from omnihub.store.leases import process_holder
 from omnihub.store.outbox import fetch_undispatched, mark_dispatched
 
 log = logging.getLogger("omnihub.dispatcher")
@@ -49,7 +51,7 @@ class OutboxDispatcher:
     """Moves the outbox to the bus; with `use_lease`, one dispatcher per cluster runs at a time."""
 
     def __init__(self, db: Database, bus: Bus, *, batch: int = 500, poll_interval: float = 0.5,
-                 max_in_flight: int = 8, rescan_interval: float = 5.0,
+                 max_in_flight: int = 256, rescan_interval: float = 5.0,
                  use_lease: bool = True, lease_ttl: float = 15.0,
                  holder: str | None = None, error_backoff: float = 1.0,
                  marker: Marker | None = None, max_offered: int = 10_000) -> None:
@@ -61,7 +63,7 @@ class OutboxDispatcher:
         self.rescan_interval = rescan_interval
         self.lease_ttl = lease_ttl
         self.error_backoff = error_backoff
-        self.holder = holder or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.holder = holder or process_holder()
         self._leases = _lease_module() if use_lease else None
         # How settled rows are marked dispatched; the hub routes this through the ingest
         # writer, so marks ride along in its next transaction instead of a commit of their own.
@@ -69,15 +71,26 @@ class OutboxDispatcher:
         self.max_offered = max_offered
         self._offered: deque[Envelope] = deque()
         self._scan = True  # rows may wait in the table after the cursor
+        self._in_flight: set[int] = set()  # seqs submitted and not yet marked dispatched
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.dispatched = 0  # rows marked dispatched by this instance (for metrics and tests)
         self.leading = asyncio.Event()  # set while this instance holds the dispatcher lease
 
     def notify(self) -> None:
-        """New outbox rows were committed: look now instead of at the next poll."""
+        """New outbox rows were committed: look now instead of at the next poll. Rows
+        committed here while another process leads: wake that one (`Bus.nudge`)."""
+        if not self.leading.is_set():
+            self.bus.nudge()
         self._scan = True
         self._wake.set()
+
+    def _nudged(self) -> None:
+        """Another process committed outbox rows: the leader looks now; the others have
+        nothing to send, and keep to their own pace of trying for the lease."""
+        if self.leading.is_set():
+            self._scan = True
+            self._wake.set()
 
     def offer(self, envelopes: Sequence[Envelope]) -> None:
         """Rows this process has just committed, in seq order: send them without a read.
@@ -93,6 +106,7 @@ class OutboxDispatcher:
 
     async def start(self) -> None:
         if self._task is None:
+            self.bus.on_nudge(self._nudged)
             self._task = asyncio.create_task(self.run(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
@@ -142,6 +156,7 @@ class OutboxDispatcher:
         loop = asyncio.get_running_loop()
         cursor = 0
         self._offered.clear()
+        self._in_flight.clear()
         self._scan = True
         last_rescan = last_renew = loop.time()
         while True:
@@ -154,22 +169,29 @@ class OutboxDispatcher:
                     return
                 last_renew = loop.time()
             if loop.time() - last_rescan >= self.rescan_interval:
-                await in_flight.join()  # settle, then start over from the first pending row
-                cursor, last_rescan, self._scan = 0, loop.time(), True
+                cursor, last_rescan, self._scan = 0, loop.time(), True  # from the first row
             self._wake.clear()
             rows = self._take_offered(cursor)
             if not rows and self._scan:
                 self._scan = False
-                rows = await fetch_undispatched(self.db, self.batch, after=cursor)
-                if len(rows) == self.batch:  # more may follow (a notify() meanwhile stays set)
+                fetched = await fetch_undispatched(self.db, self.batch, after=cursor)
+                if len(fetched) == self.batch:  # more may follow (a notify() meanwhile stays set)
                     self._scan = True
+                if fetched:
+                    cursor = fetched[-1].seq
+                rows = [row for row in fetched if row.seq not in self._in_flight]
+                if not rows and fetched:
+                    continue  # all of them still in flight: read on after them
             if rows:
                 settled = await self.bus.submit(rows)
-                cursor = rows[-1].seq
-                await in_flight.put(([row.seq for row in rows], settled))
+                cursor = max(cursor, rows[-1].seq)
+                seqs = [row.seq for row in rows]
+                self._in_flight.update(seqs)
+                await in_flight.put((seqs, settled))
                 continue
-            if not await self._sleep(self.poll_interval):
-                await in_flight.join()  # quiet for a poll interval: rescan from the start
+            if not await self._sleep(self.poll_interval) and not self._in_flight:
+                # Quiet for a poll interval: rescan. (With rows still in flight, the
+                # rescan interval's turn comes soon enough, without re-reading them all.)
                 cursor, last_rescan, self._scan = 0, loop.time(), True
 
     def _take_offered(self, cursor: int) -> list[Envelope]:
@@ -200,6 +222,7 @@ class OutboxDispatcher:
                 seqs = [seq for batch, _settled in taken for seq in batch]
                 await self.marker(seqs)
                 self.dispatched += len(seqs)
+                self._in_flight.difference_update(seqs)  # marked: a rescan won't see them
             finally:
                 for _ in taken:
                     in_flight.task_done()

@@ -20,7 +20,7 @@ from omnihub.store import StoreBusy
 if TYPE_CHECKING:
     from omnihub.hub.runtime import Hub
 
-__all__ = ["Intake", "IntakeRefused", "IntakeResult", "take_in"]
+__all__ = ["Intake", "IntakeRefused", "IntakeResult", "bind_intake", "take_in"]
 
 log = logging.getLogger("omnihub.intake")
 

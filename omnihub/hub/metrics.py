@@ -50,6 +50,11 @@ class Metrics:
             "omnihub_retrying_jobs", "Jobs waiting for a retry.", registry=r)
         self.store_up = Gauge("omnihub_store_up", "1 when the store answers.", registry=r)
         self.bus_up = Gauge("omnihub_bus_up", "1 when the bus answers.", registry=r)
+        self.media_writable = Gauge(
+            "omnihub_media_writable",
+            "0 while the media directory refuses writes (disk full, read-only, I/O errors).",
+            registry=r)
+        self.media_writable.set(1)
         self.routing_reload_errors = Counter(
             "omnihub_routing_reload_errors", "routing.yaml versions refused on reload.",
             registry=r)

@@ -64,6 +64,7 @@ class Hub:
     profiles: ProfileService | None = None  # derived customer tags (omnihub/profiles/)
     canary: CanaryState | None = None  # a staged routing rollout (omnihub/router/canary.py)
     webhooks: WebhookRegistry | None = None  # endpoints added through /api/v1/webhooks
+    media: MediaStore | None = None  # the connectors' blob store (its health is in /readyz)
 
 
 HUB = web.AppKey("hub", Hub)
@@ -100,7 +101,7 @@ async def open_hub(settings: HubSettings, *, freeze_gc: bool = False) -> AsyncIt
     reach (below); embedders and tests, with heaps of their own, leave the GC alone.
     """
     from omnihub.bot.worker import FaqBot
-    from omnihub.hub.delivery import DeliveryHandler
+    from omnihub.hub.delivery import DELIVERY_LANES, DeliveryHandler
     from omnihub.inbox.snooze import snooze_waker
     from omnihub.inbox.webhook_registry import WebhookRegistry
     from omnihub.inbox.webhooks_out import register_webhooks, webhook_policy
@@ -144,9 +145,10 @@ async def open_hub(settings: HubSettings, *, freeze_gc: bool = False) -> AsyncIt
                           on_breach=metrics.sla_breached),
         )
         types = connector_types()
+        hub.media = MediaStore(settings.media.dir, max_bytes=settings.media.max_upload_bytes,
+                               on_writable=metrics.media_writable.set)
         context = ConnectorContext(
-            http=http, public_url=settings.server.public_url,
-            media=MediaStore(settings.media.dir, max_bytes=settings.media.max_upload_bytes),
+            http=http, public_url=settings.server.public_url, media=hub.media,
             max_body_bytes=settings.limits.max_body_bytes,
             # the web chat fans out over the bus; a phone IVR asks routing for hours
             # metrics: an e-mail poller reports each poll (Metrics.imap_polled)
@@ -157,7 +159,8 @@ async def open_hub(settings: HubSettings, *, freeze_gc: bool = False) -> AsyncIt
             await connector.start()
             stack.push_async_callback(bounded(connector.stop, f"channel {channel.id}"))
             hub.connectors[channel.id] = connector
-        hub.consumers.register("deliveries", "delivery", DeliveryHandler(hub))
+        hub.consumers.register("deliveries", "delivery", DeliveryHandler(hub),
+                               lanes=DELIVERY_LANES)
         hub.consumers.register("routing", "event", assigner.handle, ordered=False)
         if settings.bot.enabled:  # the FAQ bot answers the conversations it holds
             hub.consumers.register("bot", "event", FaqBot(hub).handle)

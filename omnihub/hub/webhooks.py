@@ -17,7 +17,8 @@ from omnihub.connectors.base import WebhookRequest
 from omnihub.connectors.errors import ConnectorError, UnsupportedEvent
 from omnihub.hub.http import json_error, json_response
 from omnihub.hub.intake import IntakeRefused, take_in
-from omnihub.hub.runtime import HUB
+from omnihub.hub.runtime import HUB, Hub
+from omnihub.normalizer.media import MediaUnwritable
 
 log = logging.getLogger("omnihub.webhooks")
 
@@ -42,6 +43,8 @@ async def receive_webhook(request: web.Request) -> web.StreamResponse:
     )
     try:
         parsed = await connector.parse_webhook(webhook)
+    except MediaUnwritable as exc:
+        return _media_unwritable(hub, channel_id, exc)
     except UnsupportedEvent as exc:
         hub.metrics.webhook_ignored.labels(channel_id, exc.message[:64]).inc()
         log.info("channel %s: ignored event: %s", channel_id, exc.message)
@@ -56,6 +59,8 @@ async def receive_webhook(request: web.Request) -> web.StreamResponse:
         taken = await take_in(hub, channel_id, parsed)
     except IntakeRefused as exc:
         return json_error(exc.status, exc.code, exc.message, headers=exc.headers or None)
+    except MediaUnwritable as exc:
+        return _media_unwritable(hub, channel_id, exc)
     hub.metrics.ingest_latency.labels(channel_id).observe(time.perf_counter() - started)
     if parsed.response is not None:
         return parsed.response
@@ -65,3 +70,12 @@ async def receive_webhook(request: web.Request) -> web.StreamResponse:
     if parsed.statuses:
         body["receipts"] = taken.receipts
     return json_response(body)
+
+
+def _media_unwritable(hub: Hub, channel_id: str, exc: MediaUnwritable) -> web.Response:
+    """An attachment that can't be written (disk full): nothing was stored, so answer 503
+    and let the provider send the message again; /readyz shows the media directory down."""
+    hub.metrics.webhook_rejected.labels(channel_id, "media_unwritable").inc()
+    log.error("channel %s: %s; answered 503 so the provider retries", channel_id, exc)
+    return json_error(503, "media_unwritable", "attachments can't be stored right now; retry later",
+                      headers={"Retry-After": "30"})

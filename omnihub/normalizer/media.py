@@ -6,16 +6,23 @@ directory is fsynced, so a crash leaves either the whole blob or no blob, never 
 one. Because the name is the hash of the content, two writers racing on the same bytes
 both end with the same correct file. The type recorded for a blob is the one its bytes
 show (``sniff_mime``), not the one the sender claimed.
+
+A disk that is full (or read-only, or failing) raises ``MediaUnwritable``: the message
+that carries the blob must not be acknowledged, so its provider sends it again. The
+store remembers the failure (``health()``, for /readyz) until a write succeeds or a
+probe finds room again, and tells ``on_writable`` each time that changes (a metric).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from omnihub.normalizer.mime import sniff_mime
@@ -28,6 +35,7 @@ __all__ = [
     "MediaNotFound",
     "MediaStore",
     "MediaTooLarge",
+    "MediaUnwritable",
     "sniff_mime",
 ]
 
@@ -47,6 +55,16 @@ class MediaTooLarge(MediaError):
         super().__init__(f"media of {size} bytes or more exceeds the limit of {max_bytes} bytes")
         self.size = size
         self.max_bytes = max_bytes
+
+
+class MediaUnwritable(MediaError):
+    """The media directory can't take the blob now (disk full, read-only, I/O error):
+    nothing of it is kept, and the message carrying it must be retried later."""
+
+
+#: OS errors that say "the disk", not "this blob": no space, quota, read-only, I/O
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+_PROBE_BYTES = 4096
 
 
 class InvalidMediaId(MediaError, ValueError):
@@ -79,12 +97,62 @@ def _fsync_dir(path: Path) -> None:
 class MediaStore:
     """Blobs under ``root``, each at most ``max_bytes``."""
 
-    def __init__(self, root: Path, *, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES) -> None:
+    def __init__(self, root: Path, *, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES,
+                 on_writable: Callable[[bool], Any] | None = None) -> None:
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
         self.root = Path(root)
         self.max_bytes = max_bytes
         self._tmp = self.root / ".tmp"
+        self.on_writable = on_writable
+        #: why the last write failed, and how many bytes it needed; None once one succeeds
+        self.write_error: str | None = None
+        self._needed = 0
+
+    def health(self) -> dict[str, Any]:
+        """`{"status": "ok"}`, or `down` with the reason of the last failed write — unless
+        the disk has room for that write again (a probe), which clears the failure."""
+        if self.write_error is not None and self._probe():
+            self._written()
+        if self.write_error is None:
+            return {"status": "ok"}
+        return {"status": "down", "reason": self.write_error, "dir": str(self.root)}
+
+    def _probe(self) -> bool:
+        """Room for the write that failed (no space), or a small write succeeds (others)."""
+        try:
+            if self.write_error is not None and self.write_error.startswith("no space"):
+                stat = os.statvfs(self.root)
+                return stat.f_bavail * stat.f_frsize >= self._needed + _PROBE_BYTES
+            tmp = self._temp_file()
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(b"\0" * _PROBE_BYTES)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError:
+            return False
+        return True
+
+    def _failed(self, exc: OSError, needed: int) -> MediaUnwritable:
+        """Remember a disk failure and turn it into MediaUnwritable; others pass through."""
+        if exc.errno not in _DISK_ERRNOS:
+            raise exc
+        reason = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                  errno.EROFS: "read-only file system"}.get(exc.errno, "I/O error")
+        was_ok = self.write_error is None
+        self.write_error, self._needed = reason, needed
+        if was_ok and self.on_writable is not None:
+            self.on_writable(False)
+        return MediaUnwritable(f"media directory {self.root} can't be written: {reason}")
+
+    def _written(self) -> None:
+        if self.write_error is not None:
+            self.write_error = None
+            if self.on_writable is not None:
+                self.on_writable(True)
 
     def path_for(self, sha256: str) -> Path:
         """Where the blob with this hash lives (whether or not it exists)."""
@@ -119,15 +187,19 @@ class MediaStore:
             raise MediaTooLarge(len(data), self.max_bytes)
         sha256 = hashlib.sha256(data).hexdigest()
         if not self.path_for(sha256).is_file():
-            tmp = self._temp_file()
             try:
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                self._commit(tmp, sha256)
-            finally:
-                tmp.unlink(missing_ok=True)
+                tmp = self._temp_file()
+                try:
+                    with open(tmp, "wb") as fh:
+                        fh.write(data)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    self._commit(tmp, sha256)
+                finally:
+                    tmp.unlink(missing_ok=True)
+            except OSError as exc:
+                raise self._failed(exc, len(data)) from exc
+            self._written()
         return self._ref(sha256, sniff_mime(data, mime), len(data), name)
 
     async def put_stream(
@@ -137,7 +209,10 @@ class MediaStore:
         digest = hashlib.sha256()
         head = b""
         size = 0
-        tmp = await asyncio.to_thread(self._temp_file)
+        try:
+            tmp = await asyncio.to_thread(self._temp_file)
+        except OSError as exc:
+            raise self._failed(exc, 0) from exc
         try:
             with open(tmp, "wb") as fh:
                 try:
@@ -157,8 +232,11 @@ class MediaStore:
                 await asyncio.to_thread(os.fsync, fh.fileno())
             sha256 = digest.hexdigest()
             await asyncio.to_thread(self._commit, tmp, sha256)
+        except OSError as exc:
+            raise self._failed(exc, size) from exc
         finally:
             tmp.unlink(missing_ok=True)
+        self._written()
         return self._ref(sha256, sniff_mime(head, mime), size, name)
 
     @staticmethod

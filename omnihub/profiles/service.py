@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from omnihub.hub.background import in_background
 from omnihub.profiles.rules import ConversationFact, CustomerFacts, OrderFact, TagRules, evaluate
 from omnihub.store import profiles as store
 from omnihub.store.db import Database
@@ -117,21 +118,13 @@ class ProfileService:
         if self.rules is None or not self.rules.tags:
             yield
             return
-        stop = asyncio.Event()
-        task = asyncio.create_task(self._loop(stop), name="profiles-clock")
-        try:
+        async with in_background(self._loop(), "profiles-clock"):
             yield
-        finally:
-            stop.set()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
-    async def _loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    async def _loop(self) -> None:
+        while True:
             try:
                 await self.run_due()
             except Exception:
                 log.exception("recomputing derived tags failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.recheck_seconds)
+            await asyncio.sleep(self.recheck_seconds)

@@ -132,9 +132,11 @@ class Assigner:
         planned, _ = hand_out(queue, group, states, rotation=rotation)
         done = []
         for assignment in planned:
+            state = states[assignment.agent]
             after = await queue_store.assign_from_queue(
                 self.store.db, assignment.conversation_id, assignment.agent, name,
-                strategy=group.strategy, on_commit=self.store.on_commit)
+                strategy=group.strategy, on_commit=self.store.on_commit,
+                capacity=state.capacity if state.capacity is not None else group.capacity)
             if after is not None:
                 done.append(assignment)
                 if self.on_assigned is not None:

@@ -17,7 +17,6 @@ deadlines); agents, groups' assignment and escalation keep coming from the stabl
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
@@ -32,6 +31,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from omnihub.hub.file_watch import watching_file
 from omnihub.hub.yamlconfig import ConfigError, LocatedError
 from omnihub.router.engine import compile_router
 from omnihub.router.load import load_routing
@@ -160,33 +160,9 @@ class CanaryState:
     async def watching(self, *, debounce_ms: int = 300) -> AsyncIterator[None]:
         """Reload on every change of the state file for the duration of the block."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        stop = asyncio.Event()
-        task = asyncio.create_task(self._watch(stop, debounce_ms), name="canary-watch")
-        try:
+        async with watching_file(self.state_path, self.reload, name="canary-watch",
+                                 debounce_ms=debounce_ms):
             yield
-        finally:
-            stop.set()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _watch(self, stop: asyncio.Event, debounce_ms: int) -> None:
-        from watchfiles import awatch
-
-        target = self.state_path.resolve()
-
-        def wanted(_change: object, changed: str) -> bool:
-            return Path(changed).resolve() == target
-
-        while not stop.is_set():
-            try:
-                async for _ in awatch(self.dir, watch_filter=wanted, stop_event=stop,
-                                      debounce=debounce_ms, step=50, recursive=False):
-                    self.reload()
-            except Exception:
-                log.exception("watching %s failed; retrying in 5s", self.dir)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 5)
 
 
 # ------------------------------------------------------------ what the commands do

@@ -3,14 +3,12 @@ effect without a restart; an invalid one is refused and the running version stay
 
 Every consumer (ingest, the assigner, the SLA worker, the inbox's scopes) reads
 `RoutingState.router` at the moment it decides, so a swap is one attribute assignment
-and a decision never mixes two versions. The file's directory is watched rather than the
-file itself, because editors and config management replace a file by renaming a new one
-over it, which a watch on the old inode would miss.
+and a decision never mixes two versions. The file is followed by hub/file_watch.py, which
+watches its directory: editors and config management rename a new file over it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
@@ -20,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from omnihub.hub.file_watch import watching_file
 from omnihub.hub.yamlconfig import ConfigError, LocatedError
 from omnihub.router.config import RoutingConfig
 from omnihub.router.engine import CompiledRouter, compile_router
@@ -177,35 +176,9 @@ class RoutingState:
         if self.path is None:
             yield
             return
-        stop = asyncio.Event()
-        task = asyncio.create_task(self._watch(stop, debounce_ms), name="routing-watch")
-        try:
+        async with watching_file(self.path, self.reload, name="routing-watch",
+                                 debounce_ms=debounce_ms):
             yield
-        finally:
-            stop.set()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _watch(self, stop: asyncio.Event, debounce_ms: int) -> None:
-        from watchfiles import awatch
-
-        assert self.path is not None
-        target = self.path.resolve()
-        directory = target.parent
-
-        def wanted(_change: object, changed: str) -> bool:
-            return Path(changed).resolve() == target
-
-        while not stop.is_set():
-            try:
-                async for _ in awatch(directory, watch_filter=wanted, stop_event=stop,
-                                      debounce=debounce_ms, step=50, recursive=False):
-                    self.reload()
-            except Exception:
-                log.exception("watching %s failed; retrying in 5s", directory)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 5)
 
 
 def _short(sha: str | None) -> str:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,9 +26,8 @@ from omnihub.router.assigner import Assigner
 from omnihub.router.engine import CompiledRouter
 from omnihub.router.escalation import DueStep, SlaClock, due_steps
 from omnihub.router.runtime import RoutingState
-from omnihub.store import Store
-from omnihub.store import sla
-from omnihub.store.leases import Lease
+from omnihub.store import Store, sla
+from omnihub.store.leases import Lease, process_holder
 from omnihub.store.tables import conversations
 
 __all__ = ["LEASE_NAME", "SlaWorker", "TickReport", "breach_key", "notify_agents"]
@@ -109,7 +106,7 @@ class SlaWorker:
         self.store = store
         self.routing = routing
         self.assigner = assigner
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.holder = holder or process_holder()
         self.lease_seconds = lease_seconds
         self.interval = interval
         self.clock = clock

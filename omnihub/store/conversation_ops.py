@@ -10,7 +10,7 @@ depend on the conversation (its group, its escalation) can't race with a concurr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +32,7 @@ __all__ = ["Change", "InvalidTransition", "Ladder", "LadderStep", "OpenConversat
            "set_watching", "snooze", "transfer", "update", "wake_snoozed"]
 
 Check = Callable[[Conversation], None]
+Guard = Callable[[AsyncConnection, Conversation], Awaitable[bool]]
 Ladder = Callable[[Conversation], "LadderStep | None"]
 _c = conversations.c
 _w = conversation_watchers.c
@@ -98,9 +99,13 @@ async def apply_change(
     db: Database, conversation_id: str, actor: Actor, action: str,
     decide: Callable[[Conversation, datetime], Change | None], *,
     check: Check | None = None, on_commit: Callable[[], object] | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, guard: Guard | None = None,
 ) -> Conversation:
-    """Run one operation in one transaction; return the conversation as now stored."""
+    """Run one operation in one transaction; return the conversation as now stored.
+
+    `guard`: asked inside the transaction, after `decide` chose a change, whether it may
+    still be made (it can lock and count rows: an agent's capacity); False changes nothing.
+    """
     now = now or datetime.now(UTC)
     async with db.write() as conn:
         before = await _read(conn, conversation_id, lock=True)
@@ -108,6 +113,8 @@ async def apply_change(
             check(before)
         change = decide(before, now)
         if change is None:
+            return before
+        if guard is not None and not await guard(conn, before):
             return before
         if change.fired_key is not None:
             try:

@@ -14,13 +14,15 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from omnihub.store.sqlite_inline import InlineSQLite
 
 
 class StoreUnavailable(Exception):
@@ -117,6 +119,8 @@ class Database:
             self.reader = create_async_engine(self.url, pool_size=8, max_overflow=8, **common)
             _sqlite_pragmas(self.writer, begin="BEGIN IMMEDIATE")
             _sqlite_pragmas(self.reader, begin="BEGIN")
+            self.inline: InlineSQLite | None = InlineSQLite(
+                self.url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
         else:
             kwargs: dict[str, Any] = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
             if self.dialect == "mysql":
@@ -124,6 +128,7 @@ class Database:
                 kwargs["pool_recycle"] = 3600
             self.writer = create_async_engine(self.url, **kwargs, **common)
             self.reader = self.writer
+            self.inline = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -134,6 +139,18 @@ class Database:
         """A write transaction: committed on normal exit, rolled back on an exception."""
         async with self.writer.begin() as conn:
             yield conn
+
+    @contextlib.asynccontextmanager
+    async def batch_write(self, *, busy: bool = False) -> AsyncIterator[AsyncConnection]:
+        """The ingest writer's transaction. On SQLite it runs on the event loop's thread
+        (omnihub/store/sqlite_inline.py explains why), and when `busy` (more requests
+        waiting) its commit runs beside the loop; elsewhere it is `write()`."""
+        if self.inline is None:
+            async with self.write() as conn:
+                yield conn
+            return
+        async with self.inline.transaction(commit_aside=busy) as inline:
+            yield cast(AsyncConnection, inline)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -157,6 +174,8 @@ class Database:
         return self.url.render_as_string(hide_password=True)
 
     async def dispose(self) -> None:
+        if self.inline is not None:
+            self.inline.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -60,6 +60,15 @@ from omnihub.store.ingest_routing import IngestRouter
 __all__ = ["IngestResult", "IngestWriter"]
 
 log = logging.getLogger("omnihub.store.ingest")
+
+# Batches between two WAL checkpoints (SQLite): a batch of 64 messages adds ~40 pages,
+# so this keeps the WAL around SQLite's own default of 1,000 pages.
+CHECKPOINT_EVERY = 25
+
+# A batch this big means requests are arriving faster than one commit each: its commit
+# (fsync) then runs beside the loop, which reads the next ones meanwhile. (The queue is
+# no guide: the batch has just emptied it, and the next requests are still unread.)
+BUSY_BATCH = 8
 
 # A message, its caller's future, and the caller's request id (omnihub/hub/request_id.py).
 _Pending = tuple[InboundMessage, "asyncio.Future[IngestResult]", str | None]
@@ -99,7 +108,7 @@ class IngestWriter:
         max_batch: int = 256,
         max_pending: int = 10_000,
         max_retries: int = 3,
-        linger: float = 0.002,
+        linger: float = 0.0,
         mark_linger: float = 0.02,
         on_commit: Callable[[], object] | None = None,
         on_events: Callable[[Sequence[Envelope]], object] | None = None,
@@ -113,15 +122,20 @@ class IngestWriter:
         self.cipher = cipher
         self.max_batch = max_batch
         self.max_retries = max_retries
-        self.linger = linger  # seconds a batch of several waits for more before committing
+        # Seconds a batch of several waits for more before committing; 0 = one turn of the
+        # loop, which reads every request already on the wire without idling (requests
+        # that came in during the previous commit are all there by then).
+        self.linger = linger
         self.mark_linger = mark_linger  # seconds dispatch marks wait to ride along with messages
         self.on_commit = on_commit
         self.on_events = on_events
         self.router = router
         self.batches = 0  # committed transactions, for metrics and tests
+        self.checkpoints = 0  # WAL checkpoints run (SQLite), for tests
         self._queue: asyncio.Queue[_Pending | _Marks | None] = asyncio.Queue(max_pending)
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._checkpoint: asyncio.Task[None] | None = None
 
     @property
     def pending(self) -> int:
@@ -172,6 +186,8 @@ class IngestWriter:
             return
         await self._queue.put(None)  # after every accepted item: ingest() never awaits
         await self._task
+        if self._checkpoint is not None:
+            await self._checkpoint
 
     async def _run(self) -> None:
         while True:
@@ -187,9 +203,9 @@ class IngestWriter:
                     pass
                 else:
                     stop = self._take(item, batch, marks)
-            if not stop and 1 < len(batch) < self.max_batch and self.linger > 0:
-                # Others are writing too: give the requests already arriving a moment to
-                # join, so that one commit's fixed cost is shared by more messages.
+            if not stop and 1 < len(batch) < self.max_batch:
+                # Others are writing too: let the requests already arriving join, so that
+                # one commit's fixed cost is shared by more messages.
                 await asyncio.sleep(self.linger)
                 if not self._queue.empty():
                     stop = self._take(self._queue.get_nowait(), batch, marks)
@@ -261,6 +277,23 @@ class IngestWriter:
             if not future.done():  # the caller may have given up (client went away)
                 future.set_result(result)
 
+    def _maybe_checkpoint(self) -> None:
+        """Every CHECKPOINT_EVERY batches, fold SQLite's WAL back into the database file
+        off the event loop (the inline connection never checkpoints on its own)."""
+        inline = self.db.inline
+        if inline is None or self.batches % CHECKPOINT_EVERY:
+            return
+        if self._checkpoint is None or self._checkpoint.done():
+            self._checkpoint = asyncio.create_task(self._run_checkpoint(inline.checkpoint()))
+
+    async def _run_checkpoint(self, checkpoint: Awaitable[None]) -> None:
+        try:
+            await checkpoint
+        except Exception as exc:  # the next one tries again; nothing is lost meanwhile
+            log.warning("WAL checkpoint failed: %s", _reason(exc))
+        else:
+            self.checkpoints += 1
+
     async def _mark_alone(self, marks: Sequence[_Marks]) -> None:
         try:
             await outbox.mark_dispatched(self.db, [seq for mark in marks for seq in mark.seqs])
@@ -280,7 +313,7 @@ class IngestWriter:
         events: list[Envelope] = []
         while True:
             try:
-                async with self.db.write() as conn:
+                async with self.db.batch_write(busy=len(batch) >= BUSY_BATCH) as conn:
                     if batch:
                         results, events = await store_batch(conn, self.cipher, batch, self.router,
                                                             request_ids=request_ids)
@@ -293,6 +326,7 @@ class IngestWriter:
                 attempt += 1
                 log.info("ingest batch lost a race (%s); re-running", type(exc).__name__)
         self.batches += 1
+        self._maybe_checkpoint()
         if events:
             try:
                 if self.on_events is not None:

@@ -6,11 +6,24 @@ primary key lets only one contender win; no SELECT ... FOR UPDATE, no dialect-sp
 upsert. Every successful acquire bumps `token`, a fencing token: work stamped with an
 older token can be refused after someone else took over. Expiry is judged on the
 caller's clock, so holders' clocks must agree to well within the TTL (NTP does).
+
+A holder that died (SIGKILL, OOM) would keep its lease until it expires: after a crash
+and restart nothing would dispatch, time SLAs or poll mail for up to a TTL. Holders made
+by `process_holder()` name their machine (host, boot, PID namespace) and PID, so a
+process on the same machine can tell that the holder no longer exists and take the
+lease over at once. Any doubt (another machine, another PID namespace, a PID in use,
+a holder name of another form) leaves the lease to expire as before.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import os
+import secrets
+import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -18,9 +31,50 @@ from sqlalchemy.exc import IntegrityError
 from omnihub.store.db import Database
 from omnihub.store.tables import leases
 
-__all__ = ["Lease", "acquire", "release", "renew"]
+__all__ = ["Lease", "acquire", "process_holder", "release", "renew"]
+
+log = logging.getLogger("omnihub.store.leases")
 
 _MAX_NAME_LENGTH = 128  # leases.name and leases.holder are String(128)
+_SEP = "~"
+
+
+@functools.cache
+def _machine() -> str | None:
+    """Host, boot and PID namespace: where a PID means the same process as here."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+        pid_namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None  # no way to tell: never judge another holder dead
+    host = socket.gethostname().replace(_SEP, "-")[:48]
+    return f"{host}{_SEP}{boot}{_SEP}{pid_namespace}"
+
+
+def process_holder() -> str:
+    """A lease holder name for this process that others on this machine can check."""
+    machine = _machine() or socket.gethostname().replace(_SEP, "-")[:48]
+    return f"{machine}{_SEP}{os.getpid()}{_SEP}{secrets.token_hex(3)}"
+
+
+def _dead_here(holder: str) -> bool:
+    """True only when `holder` was made by `process_holder()` on this very machine and PID
+    namespace, and no process with its PID exists any more."""
+    machine = _machine()
+    head, _, rest = holder.rpartition(_SEP)  # rest: the random part
+    head, _, pid_text = head.rpartition(_SEP)
+    if machine is None or head != machine or not pid_text.isdigit() or not rest:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (not ours to signal)
+    return False
 
 
 def _check(name: str, holder: str, ttl_seconds: float | None = None) -> None:
@@ -51,8 +105,18 @@ class Lease:
             )
             if taken.rowcount == 1:
                 return int(await conn.scalar(sa.select(row.token).where(row.name == name)))
-            if await conn.scalar(sa.select(row.token).where(row.name == name)) is not None:
-                return None  # held by someone else and not expired
+            current = await conn.scalar(sa.select(row.holder).where(row.name == name))
+            if current is not None:
+                if not _dead_here(current):
+                    return None  # held by someone else and not expired
+                taken = await conn.execute(  # only if it is still the dead one's
+                    leases.update()
+                    .where(row.name == name, row.holder == current)
+                    .values(holder=holder, token=row.token + 1, expires_at=expires_at))
+                if taken.rowcount != 1:
+                    return None
+                log.info("lease %s: took over from %s, which no longer runs", name, current)
+                return int(await conn.scalar(sa.select(row.token).where(row.name == name)))
         try:
             async with db.write() as conn:
                 await conn.execute(

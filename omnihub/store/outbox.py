@@ -23,18 +23,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from omnihub.hub.bus.base import Envelope
 from omnihub.store.db import Database
 from omnihub.store.tables import jobs, outbox, outbox_pending
+from omnihub.store.value_lists import PerDialect, one_of, values_param
 
 __all__ = [
     "Job", "JobNotDead", "JobNotFound", "OutboxDepth", "RetryPolicy", "claim_due_jobs",
     "clear_pending", "complete_job", "dead_count", "enqueue_behind", "events_after",
     "fetch_undispatched",
     "get_job", "has_pending_for_key", "list_dead", "mark_dispatched", "outbox_depth",
-    "record_failure", "release_jobs", "replay_dead", "retrying_count",
+    "record_failure", "release_claims", "release_jobs", "replay_dead", "retrying_count",
 ]
 
 RETRY = "retry"
 DEAD = "dead"
 _CHUNK = 500  # ids per IN (...) list
+# Built once: a statement made per call has its cache key computed over every value.
+_CLEAR_PENDING = PerDialect(lambda sqlite: outbox_pending.delete().where(
+    one_of(outbox_pending.c.seq, "seqs", sqlite=sqlite)))
 _MAX_ERROR = 2000  # characters of last_error kept
 
 
@@ -121,7 +125,8 @@ async def mark_dispatched(db: Database, seqs: Sequence[int]) -> None:
 async def clear_pending(conn: AsyncConnection, seqs: Sequence[int]) -> None:
     """`mark_dispatched` inside the caller's transaction (the ingest writer's, say)."""
     for chunk in _chunks(sorted(seqs)):
-        await conn.execute(outbox_pending.delete().where(outbox_pending.c.seq.in_(chunk)))
+        await conn.execute(_CLEAR_PENDING(conn.dialect),
+                           {"seqs": values_param(chunk, conn.dialect)})
 
 
 async def events_after(db: Database, seq: int, limit: int = 500) -> list[Envelope]:
@@ -260,21 +265,22 @@ class _Candidate:
     key: str | None  # None: no ordering to keep
 
 
-def _key_heads(candidates: Sequence[_Candidate], pending: Sequence[Any]) -> list[_Candidate]:
-    """Keep, per (consumer, key), only the candidates not queued behind an unclaimable job."""
-    candidate_ids = {row.id for row in candidates}
-    blocked: set[tuple[str, str]] = set()
-    eligible_keyed: set[int] = set()
-    for row in pending:  # every retry job of the candidates' keys, in id order
+def _with_followers(heads: Sequence[_Candidate], pending: Sequence[Any]) -> list[_Candidate]:
+    """The jobs queued right behind each head that can go with it: claimable, and up to
+    the first of its key that is not (a follower never overtakes a job of its key)."""
+    head_ids = {row.id for row in heads}
+    following: set[tuple[str, str]] = set()
+    stopped: set[tuple[str, str]] = set()
+    followers: list[_Candidate] = []
+    for row in pending:  # retry jobs of the heads' keys from the first head on, in id order
         pair = (row.consumer, row.key)
-        if pair in blocked:
-            continue
-        if row.id in candidate_ids:
-            eligible_keyed.add(row.id)
+        if row.id in head_ids:
+            following.add(pair)
+        elif pair in following and pair not in stopped and row.claimable:
+            followers.append(_Candidate(row.id, row.consumer, row.key))
         else:
-            blocked.add(pair)
-    eligible = [row for row in candidates if row.key is None or row.id in eligible_keyed]
-    return sorted(eligible, key=lambda row: row.id)
+            stopped.add(pair)
+    return followers
 
 
 async def claim_due_jobs(
@@ -282,22 +288,34 @@ async def claim_due_jobs(
     lease_seconds: float = 60.0, consumers: Collection[str] | None = None,
     unordered: Collection[str] = (),
 ) -> list[Job]:
-    """Lock due jobs for `lease_seconds` and return them in id (= arrival) order.
+    """Lock due jobs for `lease_seconds` and return them (at most `limit`) in id (=
+    arrival) order.
 
-    A keyed job is only claimed when every earlier pending job of its (consumer, key) is
-    claimed with it, so a key never runs out of order (except for consumers named in
-    `unordered`). Each claim is a conditional UPDATE whose rowcount tells whether this
-    process or another won the row, which is safe on all three databases; on PostgreSQL
-    and MySQL the candidates are read with FOR UPDATE SKIP LOCKED so that concurrent
-    claimers spread over different rows instead of racing for the same ones.
+    Keyed jobs run in order per (consumer, key), except for consumers named in
+    `unordered`: only the first pending job of a key is a candidate, and the jobs parked
+    behind it are claimed with it. Were parked jobs candidates themselves, those due early
+    (a parked job is due at once, its head only after its backoff) would fill `limit`
+    while the due heads of their own and of every other key were never read: retries
+    stopped for good once more than `limit` jobs were parked (found by the SIGKILL chaos
+    test, tests/integration/chaos/). Each claim is a conditional UPDATE whose rowcount
+    tells whether this process or another won the row, which is safe on all three
+    databases; on PostgreSQL and MySQL the candidates are read with FOR UPDATE SKIP
+    LOCKED so that concurrent claimers spread over different rows.
     """
     now = _now(now)
     locked_until = now + timedelta(seconds=lease_seconds)
-    query = sa.select(jobs.c.id, jobs.c.consumer, jobs.c.key).where(_claimable(now))
+    scope: list[sa.ColumnElement[bool]] = [jobs.c.status == RETRY]
     if consumers is not None:
         if not consumers:
             return []
-        query = query.where(jobs.c.consumer.in_(set(consumers)))
+        scope.append(jobs.c.consumer.in_(set(consumers)))
+    ordered = jobs.c.key.is_not(None)
+    if unordered:
+        ordered = sa.and_(ordered, jobs.c.consumer.not_in(set(unordered)))
+    heads = sa.select(sa.func.min(jobs.c.id)).where(*scope, ordered).group_by(
+        jobs.c.consumer, jobs.c.key)
+    query = sa.select(jobs.c.id, jobs.c.consumer, jobs.c.key).where(
+        _claimable(now), *scope, sa.or_(sa.not_(ordered), jobs.c.id.in_(heads)))
     if db.is_sqlite:  # one writer: no locking read needed
         query = query.order_by(jobs.c.next_attempt_at, jobs.c.id).limit(limit)
     else:
@@ -305,24 +323,33 @@ async def claim_due_jobs(
         # MySQL on the index (no filesort), so it locks only the rows it returns.
         query = query.order_by(jobs.c.next_attempt_at).limit(limit)
         query = query.with_for_update(skip_locked=True)
+    if db.is_sqlite:
+        # Usually nothing is due: look first without taking SQLite's one write lock, which
+        # the ingest writer would have to wait for (each claim below re-checks anyway).
+        async with db.read() as conn:
+            if (await conn.execute(query.limit(1))).first() is None:
+                return []
     async with db.write() as conn:
         rows = (await conn.execute(query)).all()
         candidates = [_Candidate(row.id, row.consumer,
                                  None if row.consumer in unordered else row.key)
                       for row in rows]
         keyed = [row for row in candidates if row.key is not None]
-        pending: list[Any] = []
         if keyed:
             pending = (await conn.execute(
-                sa.select(jobs.c.id, jobs.c.consumer, jobs.c.key)
+                sa.select(jobs.c.id, jobs.c.consumer, jobs.c.key,
+                          _claimable(now).label("claimable"))
                 .where(jobs.c.status == RETRY,
                        jobs.c.key.in_({row.key for row in keyed}),
                        jobs.c.consumer.in_({row.consumer for row in keyed}),
-                       jobs.c.id <= max(row.id for row in keyed))
-                .order_by(jobs.c.id))).all()
+                       jobs.c.id >= min(row.id for row in keyed))
+                .order_by(jobs.c.id).limit(limit))).all()
+            candidates += _with_followers(keyed, pending)
+        # by id, a follower comes after its head, so the cut never keeps one without it
+        candidates = sorted(candidates, key=lambda row: row.id)[:limit]
         claimed: list[int] = []
         lost: set[tuple[str, str]] = set()
-        for row in _key_heads(candidates, pending):
+        for row in candidates:
             if row.key is not None and (row.consumer, row.key) in lost:
                 continue
             result = await conn.execute(jobs.update().where(jobs.c.id == row.id, _claimable(now))
@@ -336,6 +363,23 @@ async def claim_due_jobs(
         claimed_rows = (await conn.execute(sa.select(jobs).where(jobs.c.id.in_(claimed))
                                            .order_by(jobs.c.id))).all()
     return [_job(row) for row in claimed_rows]
+
+
+async def release_claims(db: Database, consumers: Collection[str]) -> int:
+    """Unlock every claimed retry job of these consumers; return how many were claimed.
+
+    Only for a process that is alone in working them (an in-process bus): a claim it finds
+    at start was left by a predecessor that died mid-retry, and waiting out its lease
+    would hold back that job, and every later event of its key, for up to the lease.
+    """
+    if not consumers:
+        return 0
+    async with db.write() as conn:
+        result = await conn.execute(
+            jobs.update().where(jobs.c.consumer.in_(set(consumers)), jobs.c.status == RETRY,
+                                jobs.c.locked_until.is_not(None))
+            .values(locked_until=None))
+    return int(result.rowcount or 0)
 
 
 async def release_jobs(db: Database, job_ids: Sequence[int]) -> None:

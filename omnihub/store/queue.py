@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from omnihub.normalizer.schema import Conversation
+from omnihub.normalizer.schema import OPEN_STATUSES, Conversation
 from omnihub.store.audit import Actor
 from omnihub.store.conversation_ops import Change, apply_change
 from omnihub.store.db import Database
-from omnihub.store.tables import conversations, routing_rotation
+from omnihub.store.tables import agent_status, conversations, routing_rotation
 
 __all__ = ["ROUTER_ACTOR", "Waiting", "assign_from_queue", "last_agents", "queued",
            "rotation_of", "save_rotation"]
@@ -104,20 +105,39 @@ async def save_rotation(db: Database, group: str, agent: str) -> None:
 
 
 async def assign_from_queue(db: Database, conversation_id: str, agent: str, group: str, *,
-                            strategy: str, on_commit: Callable[[], object] | None = None
-                            ) -> Conversation | None:
-    """Give a queued conversation to `agent`; None if it left the queue meanwhile."""
+                            strategy: str, on_commit: Callable[[], object] | None = None,
+                            capacity: int | None = None) -> Conversation | None:
+    """Give a queued conversation to `agent`; None if it left the queue meanwhile, or if
+    the agent has `capacity` open conversations by now (another process gave them one)."""
     assigned = False
 
     def decide(conv: Conversation, now: datetime) -> Change | None:
-        nonlocal assigned
         if conv.assignee is not None or conv.group != group or conv.status not in QUEUED_STATUSES:
             return None
-        assigned = True
         return Change("conversation.assigned", {"assignee": agent},
                       {"assignee": agent, "previous_assignee": None,
                        "reason": f"routing: {strategy} in group {group}"})
 
+    async def has_room(conn: AsyncConnection, conv: Conversation) -> bool:
+        nonlocal assigned
+        assigned = capacity is None or await _load_locked(conn, agent) < capacity
+        return assigned
+
     after = await apply_change(db, conversation_id, ROUTER_ACTOR, "conversation.route_assign",
-                               decide, on_commit=on_commit)
+                               decide, on_commit=on_commit, guard=has_room)
     return after if assigned else None
+
+
+async def _load_locked(conn: AsyncConnection, agent: str) -> int:
+    """The agent's open conversations, counted under a lock on the agent's status row.
+
+    Each process plans assignments from loads it read a moment earlier, so two of them can
+    both see room for one more. Locking the agent's row makes their assignment
+    transactions take turns, and each counts what the others committed (READ COMMITTED
+    on PostgreSQL and MySQL; SQLite has one writer anyway)."""
+    if conn.dialect.name != "sqlite":
+        await conn.execute(sa.select(agent_status.c.agent).where(agent_status.c.agent == agent)
+                           .with_for_update())
+    return int(await conn.scalar(
+        sa.select(sa.func.count()).select_from(conversations)
+        .where(_c.assignee == agent, _c.status.in_(OPEN_STATUSES))) or 0)

@@ -87,7 +87,9 @@ async def queue_reply(
         raise InvalidReply("author must be 1 to 80 characters")
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
         raise InvalidReply("idempotency key must be 1 to 128 characters")
-    for attempt in range(_RACE_RETRIES):
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return await _write_reply(db, conversation_id, checked, author=author,
                                       idempotency_key=idempotency_key, private=private,
@@ -102,9 +104,8 @@ async def queue_reply(
                                        _m.idempotency_key == idempotency_key)
             if first is not None:
                 return first, False
-            if attempt == _RACE_RETRIES - 1:
+            if attempt == _RACE_RETRIES:
                 raise
-    raise AssertionError("unreachable")
 
 
 _RACE_RETRIES = 3

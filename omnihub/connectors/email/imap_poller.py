@@ -21,11 +21,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 import random
 import re
-import secrets
-import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -36,7 +33,7 @@ import aioimaplib
 
 from omnihub.connectors.email.settings import EmailSettings
 from omnihub.store.db import Database
-from omnihub.store.leases import Lease
+from omnihub.store.leases import Lease, process_holder
 from omnihub.store.mail_cursors import Cursor, load_cursor, save_cursor
 
 __all__ = ["ImapUnavailable", "MailboxPoller", "PollerHealth"]
@@ -90,7 +87,7 @@ class MailboxPoller:
         self.db = db
         self.on_mail = on_mail
         self.on_polled = on_polled
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.holder = holder or process_holder()
         self.lease = lease_name(settings.id, settings.imap.mailbox)
         self.health = PollerHealth()
         self._task: asyncio.Task[None] | None = None
@@ -283,7 +280,9 @@ class MailboxPoller:
 
     async def _idle(self, imap: aioimaplib.IMAP4, seconds: float) -> bool:
         """One IDLE round (RFC 2177); True when the server announced a change."""
-        idling = await imap.idle_start(timeout=seconds)
+        # aioimaplib waits for the server's "+ idling" with no timeout of its own: a
+        # connection that drops right after IDLE was sent would hang here for good.
+        idling = await self._call(imap.idle_start(timeout=seconds))
         push = asyncio.ensure_future(imap.wait_server_push(timeout=seconds + 5))
         lost = asyncio.ensure_future(self._lost.wait())
         try:

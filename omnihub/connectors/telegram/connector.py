@@ -141,8 +141,8 @@ class TelegramConnector(Connector):
 
     async def _call(self, chat_id: str, method: str, params: dict[str, Any],
                     uploads: dict[str, Upload] | None = None) -> Any:
-        await self.limiter.wait(chat_id)
-        return await self.api.call(method, params, uploads=uploads)
+        async with self.limiter.slot(chat_id):
+            return await self.api.call(method, params, uploads=uploads)
 
     @staticmethod
     def chat_of(message: OutboundMessage) -> str:

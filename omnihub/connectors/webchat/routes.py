@@ -39,7 +39,7 @@ from omnihub.connectors.webchat.uploads import UploadRefused, prepare_upload
 from omnihub.connectors.webchat.visitor import Visitor
 from omnihub.hub.http import json_error, json_response
 from omnihub.hub.runtime import HUB, Hub
-from omnihub.normalizer.media import MediaNotFound, MediaTooLarge
+from omnihub.normalizer.media import MediaNotFound, MediaTooLarge, MediaUnwritable
 from omnihub.normalizer.schema import FilePart, ImagePart, Part
 from omnihub.store.tokens import authenticate
 
@@ -315,6 +315,9 @@ class _ChannelRoutes:
                                           prepared.mime, prepared.name)
         except MediaTooLarge as exc:
             raise UploadRefused(413, "payload_too_large", str(exc)) from None
+        except MediaUnwritable:  # disk full: the visitor may try again; /readyz says why
+            raise UploadRefused(503, "media_unwritable",
+                                "files can't be stored right now; try again later") from None
         caption = fields.get("caption") or None
         part_model: Part = (ImagePart(media=ref, caption=caption) if prepared.is_image
                             else FilePart(media=ref, caption=caption))

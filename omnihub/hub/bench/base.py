@@ -30,6 +30,8 @@ class BenchOptions:
     connections: int = 64
     generator: Generator = "auto"
     pin: bool = True
+    # --quick: benchmarks with a size of their own (socket count, soak length) shrink it.
+    quick: bool = False
     progress: Callable[[str], None] = _print_progress
 
 

@@ -10,9 +10,16 @@ from omnihub.hub.bench.base import Benchmark
 # stop the others from being listed.
 BENCHMARKS: tuple[str, ...] = (
     "omnihub.hub.bench.ingest:INGEST",
+    "omnihub.hub.bench.ingest_pg:INGEST_PG",
+    "omnihub.hub.bench.ingest_cluster:INGEST_CLUSTER",
+    "omnihub.hub.bench.history:HISTORY",
     "omnihub.hub.bench.routing:ROUTING",
     "omnihub.hub.bench.latency:LATENCY",
     "omnihub.hub.bench.kb:KB",
+    "omnihub.hub.bench.sockets:SOCKETS_BENCH",
+    "omnihub.hub.bench.conversations:CONVERSATIONS",
+    "omnihub.hub.bench.outbound:OUTBOUND",
+    "omnihub.hub.bench.soak:SOAK",
 )
 
 

@@ -76,6 +76,9 @@ class IngestSummary:
     cpu_ratio: Spread  # hub CPU µs/request / bare's, rep by rep
     stored: int
     ok_answers: int
+    # The target this summary is judged by: issue 2's for SQLite unless given.
+    target_ratio: float = TARGET_RATIO
+    target_p99_ms: float = TARGET_P99_MS
 
     @property
     def durable(self) -> bool:
@@ -84,7 +87,8 @@ class IngestSummary:
 
     @property
     def target_met(self) -> bool:
-        return self.ratio.median >= TARGET_RATIO and self.hub.p99_ms.median < TARGET_P99_MS
+        return (self.ratio.median >= self.target_ratio
+                and self.hub.p99_ms.median < self.target_p99_ms)
 
     def table(self) -> list[str]:
         """The figures, then the durability check and the verdict on the target."""
@@ -93,7 +97,8 @@ class IngestSummary:
             *self.figures_table(),
             f"durable before ack: {self.stored:,} messages stored for {self.ok_answers:,} "
             f"2xx answers (hub SIGKILLed first): {'ok' if self.durable else 'FAILED'}",
-            f"target ratio >= {TARGET_RATIO} with hub p99 < {TARGET_P99_MS:g} ms: {verdict}",
+            f"target ratio >= {self.target_ratio} with hub p99 < {self.target_p99_ms:g} ms: "
+            f"{verdict}",
             *self.noise_warning(),
         ]
 
@@ -132,11 +137,13 @@ class IngestSummary:
             "ratio": self.ratio.as_dict(), "cpu_ratio": self.cpu_ratio.as_dict(),
             "stored_messages": self.stored, "hub_2xx_answers": self.ok_answers,
             "durable": self.durable, "target_met": self.target_met,
-            "target": {"ratio": TARGET_RATIO, "p99_ms": TARGET_P99_MS},
+            "target": {"ratio": self.target_ratio, "p99_ms": self.target_p99_ms},
         }
 
 
-def summarize(runs: Sequence[Run], *, stored: int, ok_answers: int) -> IngestSummary:
+def summarize(runs: Sequence[Run], *, stored: int, ok_answers: int,
+              target_ratio: float = TARGET_RATIO,
+              target_p99_ms: float = TARGET_P99_MS) -> IngestSummary:
     """Pair each hub run with the bare run of its rep and take medians and ranges."""
     by_server: dict[str, dict[int, Run]] = {"bare": {}, "hub": {}}
     for run in runs:
@@ -155,4 +162,6 @@ def summarize(runs: Sequence[Run], *, stored: int, ok_answers: int) -> IngestSum
         ),
         stored=stored,
         ok_answers=ok_answers,
+        target_ratio=target_ratio,
+        target_p99_ms=target_p99_ms,
     )

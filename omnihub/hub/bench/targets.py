@@ -16,8 +16,8 @@ CHANNEL_SECRET = "bench-secret-0123456789abcdef"
 HUB_CONFIG = """\
 server: {{host: 127.0.0.1, port: {port}}}
 data_dir: {data_dir}
-store: {{url: "sqlite:///{db_path}"}}
-bus: {{url: "memory://"}}
+store: {{url: "{store_url}"}}
+bus: {{url: "{bus_url}", stream_prefix: "{stream_prefix}"}}
 channels:
   - {{id: {channel_id}, type: api, secret: "{secret}"}}
 """
@@ -35,19 +35,45 @@ def hub_event_loop() -> str:
     return "uvloop"
 
 
-def write_hub_config(workdir: Path, port: int) -> tuple[Path, Path]:
-    """A hub.yaml on a fresh SQLite store in `workdir`; returns (config, database)."""
-    data_dir = workdir / "hub-data"
+def write_hub_config(
+    workdir: Path, port: int, *, store_url: str | None = None, bus_url: str = "memory://",
+    stream_prefix: str = "omnihub", name: str = "hub",
+) -> tuple[Path, Path]:
+    """A hub.yaml in `workdir`; returns (config, SQLite database path). The store is a
+    fresh SQLite file in the data directory unless `store_url` names another (then the
+    returned path does not exist); several hubs of one cluster share `store_url` and
+    `bus_url` but each has a `name` (config file and data directory) of its own."""
+    data_dir = workdir / f"{name}-data"
     data_dir.mkdir(exist_ok=True)
     db_path = data_dir / "omnihub.db"
-    config = workdir / "hub.yaml"
+    config = workdir / f"{name}.yaml"
     config.write_text(
         HUB_CONFIG.format(
-            port=port, data_dir=data_dir, db_path=db_path,
+            port=port, data_dir=data_dir, store_url=store_url or f"sqlite:///{db_path}",
+            bus_url=bus_url, stream_prefix=stream_prefix,
             channel_id=CHANNEL_ID, secret=CHANNEL_SECRET,
         )
     )
     return config, db_path
+
+
+def start_hub_on(workdir: Path, cpu: int | None, *, store_url: str, name: str = "hub",
+                 bus_url: str = "memory://", stream_prefix: str = "omnihub",
+                 pii_key: str | None = None) -> Server:
+    """`omnihub serve` on an existing store (PostgreSQL for the bench). Hubs sharing one
+    store must share its contact-data key (the blind index finds returning customers):
+    give them the same `pii_key` (base64 of 32 bytes, see `new_pii_key`)."""
+    port = free_port()
+    config, _ = write_hub_config(workdir, port, store_url=store_url, bus_url=bus_url,
+                                 stream_prefix=stream_prefix, name=name)
+    if pii_key is not None:
+        config.write_text(config.read_text() + f'security: {{pii_key: "{pii_key}"}}\n')
+    argv = [
+        sys.executable, *CLI, "serve", "--config", str(config),
+        "--host", "127.0.0.1", "--port", str(port),
+    ]
+    return start_server(name, argv, port=port, log=workdir / f"{name}.log", cpu=cpu,
+                        cwd=workdir)
 
 
 def start_hub(workdir: Path, cpu: int | None) -> tuple[Server, Path]:
@@ -62,11 +88,20 @@ def start_hub(workdir: Path, cpu: int | None) -> tuple[Server, Path]:
     return server, db_path
 
 
-def start_bare(workdir: Path, cpu: int | None, loop: str) -> Server:
+def new_pii_key() -> str:
+    """A throwaway contact-data key for a throwaway store, shared by a bench cluster."""
+    import base64
+    import os
+
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def start_bare(workdir: Path, cpu: int | None, loop: str, name: str = "bare") -> Server:
     """The bare aiohttp baseline on the hub's event loop."""
     port = free_port()
     argv = [sys.executable, "-m", "omnihub.hub.bench.bare", "--port", str(port), "--loop", loop]
-    return start_server("bare", argv, port=port, log=workdir / "bare.log", cpu=cpu, cwd=workdir)
+    return start_server(name, argv, port=port, log=workdir / f"{name}.log", cpu=cpu,
+                        cwd=workdir)
 
 
 def count_messages(db_path: Path, channel_id: str = CHANNEL_ID, *,

@@ -45,6 +45,7 @@ def bench(
         duration=duration, warmup=warmup, reps=reps, connections=connections,
         generator=generator,  # type: ignore[arg-type]
         pin=not no_pin,
+        quick=quick,
     )
     try:
         benchmarks = select(only)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,7 +25,7 @@ from omnihub.hub.monitoring.settings import AlertRule, AlertSettings
 from omnihub.normalizer.ids import new_id
 from omnihub.store.alerts import load_alert_states, save_alert_state
 from omnihub.store.db import Database
-from omnihub.store.leases import Lease
+from omnihub.store.leases import Lease, process_holder
 
 __all__ = ["LEASE_NAME", "AlertEvaluator"]
 
@@ -53,7 +51,7 @@ class AlertEvaluator:
         self.use_lease = use_lease
         # Long enough to outlive a slow evaluation, short enough for a quick takeover.
         self.lease_seconds = lease_seconds or max(30.0, 3 * settings.evaluate_seconds)
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.holder = holder or process_holder()
         self.figures = Figures(metrics.registry)
         self._token: int | None = None
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from slack_support import BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, FakeSlackApi, SlackHub
 
 from omnihub.connectors.base import ConnectorContext
@@ -18,12 +17,8 @@ from omnihub.normalizer.media import MediaStore
 
 
 @pytest.fixture
-async def slack_api() -> AsyncIterator[FakeSlackApi]:
-    fake = FakeSlackApi()
-    fake.server = TestServer(fake.app())
-    await fake.server.start_server()
-    yield fake
-    await fake.server.close()
+async def slack_api(serve_stand_in: Callable[..., Any]) -> FakeSlackApi:
+    return await serve_stand_in(FakeSlackApi())
 
 
 @pytest.fixture
@@ -52,7 +47,7 @@ async def make_slack_hub(start_hub: Callable[..., Any], make_store_url: Callable
                           "signing_secret": SIGNING_SECRET, "api_base_url": slack_api.api_url,
                           "bot_user_id": BOT_USER_ID, **channel}],
         })
-        return SlackHub(client, client.app, slack_api.origin)
+        return SlackHub(client, client.app, slack_api.url)
 
     return make
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from stand_in import StandIn
 
 from omnihub.hub.runtime import HUB, Hub
 
@@ -52,7 +53,7 @@ class ApiCall:
 
 
 @dataclass
-class FakeSlackApi:
+class FakeSlackApi(StandIn):
     """Speaks the Web API methods the connector uses (https://api.slack.com/methods) on a
     local port, plus the upload URL of files.upload v2 and private file downloads."""
 
@@ -61,17 +62,11 @@ class FakeSlackApi:
     files: dict[str, bytes] = field(default_factory=dict)  # /files-pri/... path -> content
     file_failures: list[int] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> uploaded bytes
-    server: TestServer | None = None
     _seq: int = 0
 
     @property
-    def origin(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("")).rstrip("/")
-
-    @property
     def api_url(self) -> str:
-        return f"{self.origin}/api/"
+        return f"{self.url}/api/"
 
     def fail(self, method: str, status: int, error: str, retry_after: int | None = None) -> None:
         self.failures.setdefault(method, []).append((status, error, retry_after))
@@ -128,7 +123,7 @@ class FakeSlackApi:
 
     def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         file_id = f"F0UP{len(self.uploads) + len(self.called('files.getUploadURLExternal')):06d}"
-        return {"upload_url": f"{self.origin}/upload/v1/{file_id}", "file_id": file_id}
+        return {"upload_url": f"{self.url}/upload/v1/{file_id}", "file_id": file_id}
 
     def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         files = json.loads(params["files"])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from tg_support import SECRET, TOKEN, FakeBotApi, TelegramHub
 
 from omnihub.connectors.base import ConnectorContext
@@ -18,12 +17,8 @@ from omnihub.normalizer.media import MediaStore
 
 
 @pytest.fixture
-async def bot_api() -> AsyncIterator[FakeBotApi]:
-    fake = FakeBotApi()
-    fake.server = TestServer(fake.app())
-    await fake.server.start_server()
-    yield fake
-    await fake.server.close()
+async def bot_api(serve_stand_in: Callable[..., Any]) -> FakeBotApi:
+    return await serve_stand_in(FakeBotApi())
 
 
 @pytest.fixture

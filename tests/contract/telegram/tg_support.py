@@ -9,7 +9,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from stand_in import StandIn
 
 from omnihub.connectors.telegram.connector import SECRET_HEADER
 from omnihub.hub.runtime import HUB, Hub
@@ -49,7 +50,7 @@ class ApiCall:
 
 
 @dataclass
-class FakeBotApi:
+class FakeBotApi(StandIn):
     """Speaks the Bot API (https://core.telegram.org/bots/api) on a local port:
     `POST /bot<token>/<method>` with JSON or multipart, `GET /file/bot<token>/<path>`."""
 
@@ -59,12 +60,6 @@ class FakeBotApi:
     failures: dict[str, list[tuple[int, str, int | None]]] = field(default_factory=dict)
     file_failures: list[int] = field(default_factory=list)
     next_message_id: int = 500
-    server: TestServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("")).rstrip("/")
 
     def fail(self, method: str, status: int, description: str,
              retry_after: int | None = None) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from twilio_msg_support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -26,12 +25,8 @@ from omnihub.normalizer.media import MediaStore
 
 
 @pytest.fixture
-async def fake_twilio() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio()
-    fake.server = TestServer(fake.app())
-    await fake.server.start_server()
-    yield fake
-    await fake.server.close()
+async def fake_twilio(serve_stand_in: Callable[..., Any]) -> FakeTwilio:
+    return await serve_stand_in(FakeTwilio())
 
 
 def channel(kind: str, fake: FakeTwilio, **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from stand_in import StandIn
 from twilio.request_validator import RequestValidator
 
 from omnihub.hub.runtime import HUB, Hub
@@ -81,7 +82,7 @@ class Sent:
 
 
 @dataclass
-class FakeTwilio:
+class FakeTwilio(StandIn):
     """Speaks the slice of Twilio's REST API the connectors use, on a local port:
     `POST /2010-04-01/Accounts/<sid>/Messages.json` (form, HTTP basic auth, 201 JSON) and
     media: `GET …/Messages/<MM>/Media/<ME>` -> 307 to a CDN URL, as the real one does."""
@@ -95,12 +96,6 @@ class FakeTwilio:
     failures: dict[int, tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=dict)
     media_failures: list[int] = field(default_factory=list)
     next_sid: int = 0
-    server: TestServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("")).rstrip("/")
 
     def app(self) -> web.Application:
         app = web.Application()

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 from voice_support import PUBLIC_URL, FakeTwilio, VoiceHub, channel_config, routing
 
 
 @pytest.fixture
-async def twilio_api() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio()
-    fake.server = TestServer(fake.app())
-    await fake.server.start_server()
-    yield fake
-    await fake.server.close()
+async def twilio_api(serve_stand_in: Callable[..., Any]) -> FakeTwilio:
+    return await serve_stand_in(FakeTwilio())
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from stand_in import StandIn
 from twilio.request_validator import RequestValidator
 
 from omnihub.hub.runtime import HUB, Hub
@@ -104,7 +105,7 @@ def channel_config(api_url: str, **overrides: Any) -> dict[str, Any]:
 
 
 @dataclass
-class FakeTwilio:
+class FakeTwilio(StandIn):
     """Twilio's REST API on a local port, as much as a phone channel uses: recordings
     (`GET /2010-04-01/Accounts/<sid>/Recordings/<sid>.mp3`, basic auth with the account
     SID and Auth Token) and `POST …/Messages.json` for SMS replies."""
@@ -113,12 +114,6 @@ class FakeTwilio:
     downloads: list[str] = field(default_factory=list)
     sent: list[dict[str, str]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
-    server: TestServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("")).rstrip("/")
 
     def app(self) -> web.Application:
         app = web.Application()

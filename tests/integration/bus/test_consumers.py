@@ -179,6 +179,29 @@ async def test_unordered_consumers_do_not_park_later_events(db: Database,
     assert sender.delivered == [a2.id]
 
 
+async def test_a_restarted_process_takes_over_the_retries_its_predecessor_claimed(
+        db: Database, bus: MemoryBus) -> None:
+    """Killed mid-retry: on an in-process bus nobody else can hold the claim, so the next
+    process runs the job at once rather than after the claim's lease (60 s)."""
+    clock, sender = Clock(), Sender()
+    runner_for(db, bus, sender, clock)
+    first = envelope(1)
+    sender.fail(first, times=1)
+    await bus.publish([first])
+    clock.advance(10)
+    assert len(await ob.claim_due_jobs(db, now=clock.now, lease_seconds=60)) == 1  # then dies
+    fresh = MemoryBus()
+    await fresh.start()
+    try:
+        restarted = runner_for(db, fresh, sender, clock)
+        assert await restarted.run_due_jobs() == 0  # still claimed
+        await restarted.start()
+        assert await restarted.run_due_jobs() == 1
+        assert sender.delivered == [first.id]
+    finally:
+        await fresh.close()
+
+
 async def test_the_retry_loop_runs_on_its_own(db: Database, bus: MemoryBus) -> None:
     sender = Sender()
     runner = ConsumerRunner(db, bus, RetryPolicy(base_seconds=0.05), retry_interval=0.05)

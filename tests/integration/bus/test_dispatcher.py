@@ -120,3 +120,49 @@ async def test_only_one_dispatcher_leads_and_another_takes_over(db: Database) ->
         await first.stop()
         await second.stop()
         await bus.close()
+
+
+async def test_a_slow_conversation_does_not_hold_back_the_others(db: Database) -> None:
+    """One consumer stuck on one conversation (a reply paced at a chat's one message per
+    second) must not stop the dispatcher from moving everybody else's rows: neither its
+    rescans nor its in-flight window wait for that conversation to settle."""
+    bus = MemoryBus()
+    gate = asyncio.Event()
+    fast: list[str] = []
+
+    async def slow_on_hot(envelope: Envelope) -> None:
+        if envelope.key == "hot":
+            await gate.wait()
+
+    async def record(envelope: Envelope) -> None:
+        fast.append(envelope.id)
+
+    bus.subscribe("event", "sender", slow_on_hot, lanes=4)
+    bus.subscribe("event", "audit", record)
+    await bus.start()
+    dispatcher = OutboxDispatcher(db, bus, batch=5, poll_interval=0.02, rescan_interval=0.05)
+    await dispatcher.start()
+    try:
+        first = await add_outbox_events(db, 3, keys=["hot"])
+        dispatcher.notify()
+        await eventually(lambda: len(fast) == 3, message="the hot rows submitted")
+        later: list[str] = []
+        for round_ in range(12):  # more batches than the old in-flight window, across rescans
+            later += await add_outbox_events(db, 5, keys=[f"c{round_}"])
+            dispatcher.notify()
+            await asyncio.sleep(0.03)
+        await eventually(lambda: len(fast) == 3 + len(later), timeout=10,
+                         message="the other conversations' rows, while 'hot' is stuck")
+        assert fast == first + later  # each once, in order
+        assert (await outbox_depth(db)).count >= 3  # the hot rows are not marked yet
+        gate.set()
+
+        async def all_marked() -> bool:
+            return (await outbox_depth(db)).count == 0
+
+        await eventually(all_marked, message="every row marked once the hot ones settle")
+        assert fast == first + later  # a rescan never re-sent what was in flight
+    finally:
+        gate.set()
+        await dispatcher.stop()
+        await bus.close()

@@ -145,6 +145,29 @@ async def test_a_key_is_claimed_only_from_its_head(db: Database) -> None:
     assert await ob.has_pending_for_key(db, "c", "conv-a")
 
 
+async def test_a_due_head_is_claimed_however_many_jobs_wait_behind_it(db: Database) -> None:
+    """Parked jobs are due at once, their head only after its backoff: with more of them
+    than `limit`, the head must still be found (it was not: retries stopped for good)."""
+    head = await ob.record_failure(db, consumer="c", envelope=env(1), error="x", policy=POLICY,
+                                   now=T0, rng=lambda: 0.0)  # due at T0+5s
+    for seq in range(2, 32):
+        await ob.enqueue_behind(db, consumer="c", envelope=env(seq), now=T0 + timedelta(seconds=1))
+    claimed = await ob.claim_due_jobs(db, now=T0 + timedelta(seconds=6), limit=10)
+    assert [job.envelope.seq for job in claimed] == list(range(1, 11))
+    assert claimed[0].id == head.id
+
+
+async def test_a_key_in_backoff_does_not_hold_back_other_keys(db: Database) -> None:
+    await ob.record_failure(db, consumer="c", envelope=env(1), error="x", policy=POLICY,
+                            now=T0, rng=lambda: 1.0)  # due at T0+10s
+    for seq in range(2, 32):
+        await ob.enqueue_behind(db, consumer="c", envelope=env(seq), now=T0)
+    other = await ob.record_failure(db, consumer="c", envelope=env(40, key="conv-b"),
+                                    error="x", policy=POLICY, now=T0, rng=lambda: 0.0)
+    claimed = await ob.claim_due_jobs(db, now=T0 + timedelta(seconds=6), limit=10)
+    assert [job.id for job in claimed] == [other.id]
+
+
 async def test_unordered_consumers_are_not_held_back_by_a_key(db: Database) -> None:
     await ob.record_failure(db, consumer="u", envelope=env(1), error="x", policy=POLICY,
                             now=T0, rng=lambda: 1.0)  # due at T0+10s

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from omnihub.store.db import Database
-from omnihub.store.leases import Lease
+from omnihub.store.leases import Lease, process_holder
 from omnihub.store.migrate import upgrade
 
 
@@ -113,3 +113,34 @@ async def test_twenty_concurrent_contenders_on_an_expired_lease_have_one_winner(
     )
     winners = [r for r in results if r is not None]
     assert winners == [old + 1]
+
+
+async def test_a_lease_of_a_process_that_died_on_this_machine_is_taken_over_at_once(
+    db: Database,
+) -> None:
+    """After a SIGKILL and a restart, the new process need not wait out the TTL."""
+    import subprocess
+    import sys
+
+    child = subprocess.run(  # a real process that held the lease and is gone now
+        [sys.executable, "-c", "from omnihub.store.leases import process_holder; "
+         "print(process_holder())"], capture_output=True, text=True, check=True)
+    dead = child.stdout.strip()
+    first = await Lease.acquire(db, "dispatcher", dead, 3600)
+    assert first is not None
+
+    token = await Lease.acquire(db, "dispatcher", process_holder(), 30)
+    assert token is not None and token > first
+
+
+async def test_a_living_or_foreign_holder_keeps_its_lease(db: Database) -> None:
+    alive = process_holder()  # this very process: alive
+    assert await Lease.acquire(db, "a", alive, 3600) == 1
+    assert await Lease.acquire(db, "a", process_holder(), 30) is None
+    machine, _, _ = alive.rpartition("~")[0].rpartition("~")
+    foreign = alive.replace(machine, "elsewhere~00000000~1", 1)  # another machine
+    gone = foreign.rpartition("~")[0].rpartition("~")[0] + "~4194399~abc"
+    assert await Lease.acquire(db, "b", gone, 3600) == 1
+    assert await Lease.acquire(db, "b", process_holder(), 30) is None  # can't tell: wait
+    assert await Lease.acquire(db, "c", "proc-a", 3600) == 1  # not a process_holder name
+    assert await Lease.acquire(db, "c", process_holder(), 30) is None

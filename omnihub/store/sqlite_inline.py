@@ -1,0 +1,197 @@
+"""The ingest writer's SQLite connection, driven on the event loop's own thread.
+
+Why not aiosqlite here: Python's sqlite3 releases the GIL around every step of a
+statement (every row of an executemany), and a worker thread that wants it back while
+the event loop is busy parsing requests waits up to the interpreter's switch interval
+(5 ms) each time. Under load a batch of a dozen statements then spent far longer waiting
+for the GIL than SQLite spent writing, and every thread hop added a loop wake-up on top.
+A group-committed batch is pure CPU plus one fsync, so running it inline is both cheaper
+and faster: the loop is blocked only for the batch's own work and its commit (an
+fdatasync, ~0.1-0.5 ms here; `omnihub bench` prints it as the disk baseline).
+
+What keeps the loop from ever blocking on somebody else:
+- the connection has no busy timeout; `BEGIN IMMEDIATE` that finds the write lock taken
+  (another process, or this process's aiosqlite writer) is retried after an `await`ed
+  pause, so the holder's own coroutine can run and finish;
+- a transaction never awaits anything real inside (the adapter's methods complete
+  synchronously), so the lock is held only for the batch's CPU time;
+- it does not checkpoint the WAL itself (`wal_autocheckpoint=0`): `checkpoint()` does
+  that on a worker thread (PASSIVE: it never waits for readers or writers), which the
+  ingest writer calls every so many commits (see omnihub/store/ingest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, CursorResult, Dialect
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+__all__ = ["InlineConnection", "InlineSQLite"]
+
+CACHE_KIB = 32 * 1024  # the writer's page cache
+LOCK_WAIT = 10.0  # seconds to wait for the write lock, as the other connections' busy_timeout
+# Short pauses: the other writers hold the lock for milliseconds, and each pause is
+# latency added to every message of the batch waiting for it.
+_FIRST_PAUSE = 0.0002
+_MAX_PAUSE = 0.002
+
+
+def _locked(exc: OperationalError) -> bool:
+    orig = exc.orig
+    return isinstance(orig, sqlite3.OperationalError) and (
+        getattr(orig, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        or "locked" in str(orig)
+    )
+
+
+class InlineConnection:
+    """The AsyncConnection methods the ingest path uses, completing without suspending.
+
+    Results are SQLAlchemy's buffered `CursorResult`s, the same objects an
+    AsyncConnection returns, so the statement code is shared with the other backends.
+    """
+
+    __slots__ = ("_sync",)
+
+    def __init__(self, sync: Connection) -> None:
+        self._sync = sync
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._sync.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None,
+                      **kw: Any) -> CursorResult[Any]:
+        return self._sync.execute(statement, parameters, **kw)
+
+    async def exec_driver_sql(self, statement: str, parameters: Any = None) -> list[Any]:
+        """Driver SQL straight on sqlite3's cursor: the hot-path INSERTs of
+        omnihub/store/bulk.py come ready-made, and SQLAlchemy's execution context around
+        them cost more than SQLite's work for a small batch. Rows come back as tuples;
+        errors as SQLAlchemy's exceptions, like every other statement's."""
+        dbapi = self._sync.connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()
+        try:
+            if isinstance(parameters, list):
+                cursor.executemany(statement, parameters)
+            else:
+                cursor.execute(statement, parameters if parameters is not None else ())
+            return cursor.fetchall() if cursor.description else []
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(statement, parameters, exc, sqlite3.Error) from exc
+        finally:
+            cursor.close()
+
+    async def scalar(self, statement: Any, parameters: Mapping[str, Any] | None = None,
+                     **kw: Any) -> Any:
+        return self._sync.scalar(statement, parameters, **kw)
+
+
+class InlineSQLite:
+    """One synchronous SQLite connection for the group-committing ingest writer."""
+
+    def __init__(self, url: sa.URL, *, json_serializer: Callable[[Any], str],
+                 json_deserializer: Callable[[Any], Any]) -> None:
+        self.engine = sa.create_engine(
+            url.set(drivername="sqlite+pysqlite"),
+            poolclass=sa.pool.StaticPool,
+            # Only the commit leaves the loop's thread, while the loop awaits it.
+            connect_args={"check_same_thread": False},
+            json_serializer=json_serializer,
+            json_deserializer=json_deserializer,
+        )
+        event.listen(self.engine, "connect", _configure)
+        self._conn: Connection | None = None
+        self._one_at_a_time = asyncio.Lock()
+        self._database = url.database or ""
+        self._checkpointer: sqlite3.Connection | None = None
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, commit_aside: bool = False
+                          ) -> AsyncIterator[InlineConnection]:
+        """A write transaction, committed on normal exit, rolled back on an exception.
+
+        `commit_aside`: run the COMMIT (its fsync) on a worker thread, so that the loop
+        reads and parses the next requests meanwhile. Worth a thread hop only when
+        requests are queuing up; an idle hub commits inline and answers sooner.
+        """
+        async with self._one_at_a_time:  # two stores on one Database share this connection
+            conn = await self._begin()
+            try:
+                yield InlineConnection(conn)
+            except BaseException:
+                conn.rollback()
+                raise
+            try:
+                if commit_aside:
+                    await asyncio.to_thread(conn.commit)
+                else:
+                    conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    async def _begin(self) -> Connection:
+        conn = self._connection()
+        deadline = time.monotonic() + LOCK_WAIT
+        pause = _FIRST_PAUSE
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return conn
+            except OperationalError as exc:
+                conn.rollback()  # SQLAlchemy's autobegun transaction; nothing was written
+                if not _locked(exc) or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _MAX_PAUSE)
+
+    async def checkpoint(self) -> None:
+        """Copy what the WAL holds into the database file, on a worker thread, without
+        waiting for readers or writers (PASSIVE); the WAL then restarts from its start."""
+        await asyncio.to_thread(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(self._database, check_same_thread=False,
+                                                 isolation_level=None)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.engine.dispose()
+
+
+def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # No implicit BEGIN: `_begin` opens every transaction itself, as IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")  # never wait on the loop's thread
+    cursor.execute("PRAGMA synchronous=FULL")  # see omnihub/store/db.py
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off the loop
+    # The ingest writer touches customers, identities and conversations all over the
+    # tables; SQLite's default 2 MiB page cache made it re-read their pages from the OS
+    # on most statements. Its cache stays valid between its own transactions.
+    cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    cursor.close()
+

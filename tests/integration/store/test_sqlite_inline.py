@@ -1,0 +1,87 @@
+"""The SQLite ingest writer runs on the event loop's thread (omnihub/store/sqlite_inline.py):
+it must never block the loop waiting for another writer, and must keep the WAL in check."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from omnihub.store import Store
+from omnihub.store.db import Database
+from omnihub.store.ingest import CHECKPOINT_EVERY
+from omnihub.store.migrate import upgrade
+from omnihub.store.tables import messages
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    await upgrade(db)
+    yield db
+    await db.dispose()
+
+
+async def test_ingest_waits_for_another_writer_without_blocking_the_loop(
+    sqlite_db, cipher, inbound
+):
+    store = Store(sqlite_db, cipher)
+    await store.start()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    clock = asyncio.create_task(ticker())
+    try:
+        async with sqlite_db.write() as conn:  # the aiosqlite writer holds the write lock
+            await conn.execute(sa.text("SELECT 1"))
+            pending = asyncio.create_task(store.ingest(inbound("m1", ("telegram", "7"))))
+            await asyncio.sleep(0.3)
+            assert not pending.done()  # it waits for the lock ...
+            assert ticks >= 10  # ... and the loop keeps running meanwhile
+        result = await asyncio.wait_for(pending, 10)
+        assert not result.duplicate
+    finally:
+        clock.cancel()
+        await store.close()
+    async with sqlite_db.read() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(messages))).scalar() == 1
+
+
+async def test_the_writer_checkpoints_the_wal_itself_every_so_many_batches(
+    sqlite_db, cipher, inbound
+):
+    store = Store(sqlite_db, cipher)
+    await store.start()
+    try:
+        for n in range(CHECKPOINT_EVERY):
+            await store.ingest(inbound(f"m{n}", ("telegram", "7")))
+        for _ in range(500):
+            if store.writer.checkpoints:
+                break
+            await asyncio.sleep(0.01)
+        assert store.writer.checkpoints == 1
+    finally:
+        await store.close()
+    # The inline connection itself never checkpoints (that would block the loop).
+    assert sqlite_db.inline is not None
+    with sqlite_db.inline.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+
+
+async def test_a_driver_error_on_the_inline_connection_is_sqlalchemys(sqlite_db):
+    assert sqlite_db.inline is not None
+    with pytest.raises(sa.exc.OperationalError) as caught:
+        async with sqlite_db.inline.transaction() as conn:
+            await conn.exec_driver_sql("INSERT INTO no_such_table VALUES (?)", (1,))
+    assert isinstance(caught.value.orig, sqlite3.OperationalError)
+    # The failed transaction was rolled back: the connection takes the next one.
+    async with sqlite_db.inline.transaction() as conn:
+        assert await conn.exec_driver_sql("SELECT 1") == [(1,)]
