@@ -31,12 +31,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, CursorResult, Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
+
+from omnihub.store.sqlite_plans import Plan, plan_for
 
 __all__ = ["InlineConnection", "InlineSQLite"]
 
 CACHE_KIB = 32 * 1024  # the writer's page cache
+MAX_PLANS = 64  # statements the ingest path runs from compiled plans (it has a dozen)
 LOCK_WAIT = 10.0  # seconds to wait for the write lock, as the other connections' busy_timeout
 # Short pauses: the other writers hold the lock for milliseconds, and each pause is
 # latency added to every message of the batch waiting for it.
@@ -59,17 +62,30 @@ class InlineConnection:
     AsyncConnection returns, so the statement code is shared with the other backends.
     """
 
-    __slots__ = ("_sync",)
+    __slots__ = ("_plans", "_sync")
 
-    def __init__(self, sync: Connection) -> None:
+    def __init__(self, sync: Connection, plans: dict[int, tuple[Any, Plan | None]]) -> None:
         self._sync = sync
+        self._plans = plans
 
     @property
     def dialect(self) -> Dialect:
         return self._sync.dialect
 
-    async def execute(self, statement: Any, parameters: Any = None,
-                      **kw: Any) -> CursorResult[Any]:
+    async def execute(self, statement: Any, parameters: Any = None, **kw: Any) -> Any:
+        """A Core statement; the ingest path's own run from compiled plans
+        (omnihub/store/sqlite_plans.py), anything else through SQLAlchemy."""
+        if not kw:
+            key = (id(statement) << 1) | isinstance(parameters, Mapping | None)
+            known = self._plans.get(key)
+            if known is None and len(self._plans) < MAX_PLANS:
+                # Kept with its statement, so that the id can't be reused by another.
+                known = self._plans[key] = (statement,
+                                            plan_for(statement, parameters, self.dialect))
+            if known is not None and known[1] is not None:
+                dbapi = self._sync.connection.dbapi_connection
+                assert dbapi is not None
+                return known[1].run(dbapi, parameters)
         return self._sync.execute(statement, parameters, **kw)
 
     async def exec_driver_sql(self, statement: str, parameters: Any = None) -> list[Any]:
@@ -112,6 +128,7 @@ class InlineSQLite:
         event.listen(self.engine, "connect", _configure)
         self._conn: Connection | None = None
         self._one_at_a_time = asyncio.Lock()
+        self._plans: dict[int, tuple[Any, Plan | None]] = {}
         self._database = url.database or ""
         self._checkpointer: sqlite3.Connection | None = None
 
@@ -132,7 +149,7 @@ class InlineSQLite:
         async with self._one_at_a_time:  # two stores on one Database share this connection
             conn = await self._begin()
             try:
-                yield InlineConnection(conn)
+                yield InlineConnection(conn, self._plans)
             except BaseException:
                 conn.rollback()
                 raise

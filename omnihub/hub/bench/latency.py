@@ -35,7 +35,7 @@ from omnihub.hub.bench.latency_stats import (
     ratio,
 )
 from omnihub.hub.bench.payloads import message_texts
-from omnihub.hub.bench.procs import LOAD_CPU, SERVER_CPU, Server, can_pin, free_port, start_server
+from omnihub.hub.bench.procs import LOAD_CPU, SERVER_CPU, Server, can_pin, free_port
 
 RATE = 1000.0  # messages per second, issue 4's figure
 CUSTOMERS = 200  # senders cycle through these, so after warm-up they are returning ones
@@ -55,14 +55,9 @@ inbox:
 
 def start_hub(workdir: Path, receiver_port: int, cpu: int | None) -> tuple[Server, Path]:
     """`omnihub serve` on a fresh SQLite store, with the bench's webhook subscribed."""
-    port = free_port()
-    config, _ = targets.write_hub_config(workdir, port)
-    config.write_text(config.read_text()
-                      + INBOX_CONFIG.format(port=receiver_port, secret=WEBHOOK_SECRET))
-    argv = [sys.executable, *targets.CLI, "serve", "--config", str(config),
-            "--host", "127.0.0.1", "--port", str(port)]
-    return start_server("hub", argv, port=port, log=workdir / "hub.log", cpu=cpu,
-                        cwd=workdir), config
+    server, config, _ = targets.start_hub_with(
+        workdir, cpu, INBOX_CONFIG.format(port=receiver_port, secret=WEBHOOK_SECRET))
+    return server, config
 
 
 def create_token(config: Path) -> str:

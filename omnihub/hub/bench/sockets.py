@@ -79,13 +79,9 @@ class Held:
 def start_hub(workdir: Path, cpu: int | None) -> Server:
     """`omnihub serve` on SQLite with a web chat channel and no per-visitor rate limit
     (10,000 visitors from one loopback address would otherwise be one client)."""
-    port = free_port()
-    config, _ = targets.write_hub_config(workdir, port)
-    config.write_text(config.read_text()
-                      + WEBCHAT_CONFIG.format(channel_id=WEBCHAT_ID, secret=WEBCHAT_SECRET))
-    argv = [sys.executable, *targets.CLI, "serve", "--config", str(config),
-            "--host", "127.0.0.1", "--port", str(port)]
-    return start_server("hub", argv, port=port, log=workdir / "hub.log", cpu=cpu, cwd=workdir)
+    server, _, _ = targets.start_hub_with(
+        workdir, cpu, WEBCHAT_CONFIG.format(channel_id=WEBCHAT_ID, secret=WEBCHAT_SECRET))
+    return server
 
 
 def start_bare_ws(workdir: Path, cpu: int | None, loop: str) -> Server:

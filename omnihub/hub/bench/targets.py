@@ -78,14 +78,24 @@ def start_hub_on(workdir: Path, cpu: int | None, *, store_url: str, name: str = 
 
 def start_hub(workdir: Path, cpu: int | None) -> tuple[Server, Path]:
     """`omnihub serve` on a temporary SQLite store; returns the server and its database."""
+    server, _, db_path = start_hub_with(workdir, cpu)
+    return server, db_path
+
+
+def start_hub_with(workdir: Path, cpu: int | None, extra_config: str = ""
+                   ) -> tuple[Server, Path, Path]:
+    """`omnihub serve` on a temporary SQLite store with `extra_config` (hub.yaml text)
+    appended; returns the server, its config file and its database."""
     port = free_port()
     config, db_path = write_hub_config(workdir, port)
+    if extra_config:
+        config.write_text(config.read_text() + extra_config)
     argv = [
         sys.executable, *CLI, "serve", "--config", str(config),
         "--host", "127.0.0.1", "--port", str(port),
     ]
     server = start_server("hub", argv, port=port, log=workdir / "hub.log", cpu=cpu, cwd=workdir)
-    return server, db_path
+    return server, config, db_path
 
 
 def new_pii_key() -> str:

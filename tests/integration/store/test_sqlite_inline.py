@@ -85,3 +85,37 @@ async def test_a_driver_error_on_the_inline_connection_is_sqlalchemys(sqlite_db)
     # The failed transaction was rolled back: the connection takes the next one.
     async with sqlite_db.inline.transaction() as conn:
         assert await conn.exec_driver_sql("SELECT 1") == [(1,)]
+
+
+async def test_planned_statements_return_what_sqlalchemy_returns(sqlite_db, cipher, inbound):
+    """The ingest path's SELECTs run from compiled plans (omnihub/store/sqlite_plans.py):
+    the same rows, converted by the same column types (aware datetimes, parsed JSON,
+    booleans), as SQLAlchemy's own execution of the statement."""
+    from omnihub.store.ingest_batch import _SELECT_OPEN, _SELECT_STORED
+    from omnihub.store.value_lists import values_param
+
+    store = Store(sqlite_db, cipher)
+    await store.start()
+    try:
+        stored = await store.ingest(inbound("m1", ("telegram", "7")))
+    finally:
+        await store.close()
+    assert sqlite_db.inline is not None
+    dialect = sqlite_db.inline.engine.dialect
+    cases = [
+        (_SELECT_STORED(dialect), {"channels": values_param(["tg"], dialect),
+                                   "external_ids": values_param(["m1", "nope"], dialect)}),
+        (_SELECT_OPEN(dialect), {"keys": values_param(["x", stored.message.conversation_id],
+                                                      dialect)}),
+    ]
+    async with sqlite_db.inline.transaction() as conn:
+        for statement, params in cases:
+            planned = (await conn.execute(statement, params)).all()
+            expected = conn._sync.execute(statement, params).all()
+            assert [tuple(r) for r in planned] == [tuple(r) for r in expected]
+            assert [r._mapping.keys() for r in planned] == [r._mapping.keys() for r in expected]
+        row = (await conn.execute(*cases[0])).one()
+        assert row.created_at.tzinfo is not None and row.parts[0]["text"] == "hello"
+        assert row.id == stored.message.id
+    planned_statements = {id(s) for s, plan in sqlite_db.inline._plans.values() if plan}
+    assert id(cases[0][0]) in planned_statements  # run from its plan, not by SQLAlchemy
