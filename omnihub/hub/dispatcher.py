@@ -174,12 +174,16 @@ class OutboxDispatcher:
             rows = self._take_offered(cursor)
             if not rows and self._scan:
                 self._scan = False
+                # In flight when the read starts: a row marked while it runs can still be
+                # in its snapshot, and must not go out twice.
+                in_flight_before = set(self._in_flight)
                 fetched = await fetch_undispatched(self.db, self.batch, after=cursor)
                 if len(fetched) == self.batch:  # more may follow (a notify() meanwhile stays set)
                     self._scan = True
                 if fetched:
                     cursor = fetched[-1].seq
-                rows = [row for row in fetched if row.seq not in self._in_flight]
+                rows = [row for row in fetched
+                        if row.seq not in in_flight_before and row.seq not in self._in_flight]
                 if not rows and fetched:
                     continue  # all of them still in flight: read on after them
             if rows:
