@@ -13,7 +13,6 @@ id): after a crash or a lost acknowledgement the same envelope comes again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from omnihub.connectors.errors import PermanentSendError, TemporarySendError
+from omnihub.hub.background import cancel_and_wait
 from omnihub.hub.bus.base import Bus, Envelope, Handler
 from omnihub.hub.request_id import bound_request_id
 from omnihub.store.db import Database
@@ -115,9 +115,7 @@ class ConsumerRunner:
     async def stop(self) -> None:
         task, self._retry_task = self._retry_task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _deliver(self, consumer: _Consumer, envelope: Envelope) -> None:
         """The live path; raises only if the failure could not be recorded (bus redelivers)."""

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Protocol, cast
 
+from omnihub.hub.background import cancel_and_wait
 from omnihub.hub.bus.base import Bus, Envelope
 from omnihub.store.db import Database
 from omnihub.store.leases import process_holder
@@ -113,9 +114,7 @@ class OutboxDispatcher:
         """Stop at once; rows submitted but not yet settled are simply re-sent next time."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def run(self) -> None:
         """Dispatch forever: take the lease (if leases exist), dispatch while holding it."""

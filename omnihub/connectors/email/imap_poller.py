@@ -32,6 +32,7 @@ from typing import TypeVar
 import aioimaplib
 
 from omnihub.connectors.email.settings import EmailSettings
+from omnihub.hub.background import cancel_and_wait
 from omnihub.store.db import Database
 from omnihub.store.leases import Lease, process_holder
 from omnihub.store.mail_cursors import Cursor, load_cursor, save_cursor
@@ -103,9 +104,7 @@ class MailboxPoller:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         if self._token is not None:
             with contextlib.suppress(Exception):
                 await Lease.release(self.db, self.lease, self.holder, self._token)
