@@ -19,6 +19,7 @@ spreading personal data; the rejected value is kept on ``InvalidAddress.address`
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import idna
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 MAX_ID_LENGTH = 255
+# Unicode category Cc is exactly these two ranges (C0 and DEL + C1)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit minus the angle brackets
 MAX_LOCAL_PART_LENGTH = 64
 _PHONE_PREFIXES = ("whatsapp:", "tel:", "sms:")
@@ -156,7 +159,7 @@ def _normalize_id(kind: str, address: str) -> str:
         raise InvalidAddress(kind, "empty", address)
     if len(value) > MAX_ID_LENGTH:
         raise InvalidAddress(kind, f"longer than {MAX_ID_LENGTH} characters", address)
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if _CONTROL.search(value):
         raise InvalidAddress(kind, "contains control characters", address)
     return value
 

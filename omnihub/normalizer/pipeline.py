@@ -89,8 +89,9 @@ class NormalizeIdentities:
             if (normalized.kind, normalized.address) not in seen:
                 seen.add((normalized.kind, normalized.address))
                 kept.append(normalized)
-        if kept == msg.sender.identities:
-            return msg
+        if len(kept) == len(msg.sender.identities) and all(
+                a is b for a, b in zip(kept, msg.sender.identities)):
+            return msg  # already canonical (a signed API post): nothing to copy
         sender = msg.sender.model_copy(update={"identities": kept})
         return msg.model_copy(update={"sender": sender})
 
@@ -128,8 +129,9 @@ class BoundText:
         parts: list[Part] = []
         for index, part in enumerate(msg.parts, start=1):
             update: dict[str, Any] = {}
+            values = part.__dict__  # not getattr: a field the part lacks raises inside pydantic
             for field in _BOUNDED_FIELDS:
-                value = getattr(part, field, None)
+                value = values.get(field)
                 if isinstance(value, str):
                     bounded, truncated = bound_utf8(value, self.max_bytes)
                     if bounded != value:
@@ -172,7 +174,7 @@ class CheckMedia:
                     warnings.append(self._warning(index, "recording", part.recording.size))
                     part = part.model_copy(update={"recording": None})
             else:
-                media = getattr(part, "media", None)
+                media = part.__dict__.get("media")  # (getattr would raise and catch)
                 if media is not None and media.size > self.max_bytes:
                     largest = max(largest, media.size)
                     warnings.append(self._warning(index, part.kind, media.size))

@@ -7,7 +7,7 @@ are the whole vocabulary of the hub. Field names are also the JSON names of the 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -21,6 +21,29 @@ class Model(BaseModel):
     """Base for schema models: unknown fields are an error, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+M = TypeVar("M", bound=Model)
+
+
+def assemble(cls: type[M], **values: Any) -> M:
+    """A `cls` from values already validated, with every field given.
+
+    What `model_construct` builds, without its walk over the fields for aliases and
+    defaults: that walk costs ~4.6 µs for a Message against ~1 µs here, and the ingest
+    path builds several models per message. A field left out (or one the model does
+    not have) is a bug in the caller, refused here rather than failing later on access.
+    """
+    if values.keys() != cls.__pydantic_fields__.keys():
+        missing = sorted(cls.__pydantic_fields__.keys() - values.keys())
+        unknown = sorted(values.keys() - cls.__pydantic_fields__.keys())
+        raise TypeError(f"assemble({cls.__name__}): missing {missing}, unknown {unknown}")
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", values)
+    object.__setattr__(model, "__pydantic_fields_set__", set(values))
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
 
 
 class MediaRef(Model):

@@ -30,6 +30,7 @@ from omnihub.normalizer.schema import (
     Identity,
     InboundMessage,
     Message,
+    assemble,
 )
 from omnihub.store.bulk import BulkInsert
 from omnihub.store.crypto import ADDRESS_PURPOSE, RAW_PAYLOAD_PURPOSE, PiiCipher
@@ -422,7 +423,8 @@ def _new_message(
     if inbound.reply_to_external_id:
         target = (inbound.channel_id, inbound.reply_to_external_id)
         reply_to = new_ids.get(target) or (stored[target]["id"] if target in stored else None)
-    message = Message.model_construct(
+    message = assemble(
+        Message,
         id=message_id,
         conversation_id=conversation_id,
         customer_id=customer_id,

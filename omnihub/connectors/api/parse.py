@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from omnihub.connectors.errors import BadPayload
 from omnihub.normalizer.addresses import InvalidAddress, normalize_email, normalize_phone
-from omnihub.normalizer.schema import Identity, InboundMessage, Part, Sender, TextPart
+from omnihub.normalizer.schema import (
+    Identity,
+    InboundMessage,
+    Part,
+    Sender,
+    TextPart,
+    assemble,
+)
 
 IDENTITY_KIND = "api"
 
@@ -69,25 +76,28 @@ def parse_post(channel_id: str, data: Any, *, raw: bytes | None = None) -> Inbou
         raise BadPayload(f"customer.phone: {exc}") from None
     parts: list[Part] = list(post.parts or [])
     if post.text:
-        parts.insert(0, TextPart.model_construct(kind="text", text=post.text, html=None))
+        parts.insert(0, assemble(TextPart, kind="text", text=post.text, html=None))
     # Everything below was validated as ApiPost (ids, lengths, at least one part), so
     # the models are built without validating it a second time: this runs per message.
-    return InboundMessage.model_construct(
+    return assemble(
+        InboundMessage,
         channel_id=channel_id,
         channel_type="api",
         external_id=post.external_id,
-        sender=Sender.model_construct(identities=identities, display_name=post.customer.name),
+        sender=assemble(Sender, identities=identities, display_name=post.customer.name),
         thread_key=post.thread,
         parts=parts,
         sent_at=post.sent_at,
         reply_to_external_id=None,
         raw=raw,
         raw_content_type="application/json",
+        language=None,
+        automated=None,
     )
 
 
 def _verified(kind: str, address: str) -> Identity:
-    return Identity.model_construct(kind=kind, address=address, verified=True)
+    return assemble(Identity, kind=kind, address=address, verified=True)
 
 
 def _describe(exc: ValidationError) -> str:

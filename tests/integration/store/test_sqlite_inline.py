@@ -76,6 +76,41 @@ async def test_the_writer_checkpoints_the_wal_itself_every_so_many_batches(
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
 
 
+async def test_the_wal_restarts_under_sustained_writes_instead_of_growing(
+    sqlite_db, cipher, inbound, monkeypatch
+):
+    """A checkpoint beside a writer that never pauses copies what it saw while more is
+    appended, so the WAL never found itself all copied and grew with every commit. The
+    writer now makes way for a restart once the WAL is long: its file stays bounded."""
+    import omnihub.store.ingest as ingest_module
+    import omnihub.store.sqlite_inline as inline_module
+
+    monkeypatch.setattr(ingest_module, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(inline_module, "RESTART_FRAMES", 300)
+    store = Store(sqlite_db, cipher)
+    await store.start()
+    wal = Path(str(sqlite_db.url.database) + "-wal")
+    sizes = []
+
+    async def sender(worker: int) -> None:
+        for n in range(60):  # 32 senders at once: the writer is never idle
+            await store.ingest(inbound(f"m{worker}-{n}", ("telegram", str(n % 50))))
+            if worker == 0:
+                sizes.append(wal.stat().st_size)
+
+    try:
+        await asyncio.gather(*(sender(w) for w in range(32)))
+    finally:
+        await store.close()
+    assert sqlite_db.inline is not None
+    assert sqlite_db.inline.restarts >= 2
+    # 1,920 messages wrote far more than 300 pages; the file held only a few restarts' worth
+    assert max(sizes) < 3_000 * 4096
+    async with sqlite_db.read() as conn:
+        stored = (await conn.execute(sa.select(sa.func.count()).select_from(messages))).scalar()
+    assert stored == 32 * 60
+
+
 async def test_a_driver_error_on_the_inline_connection_is_sqlalchemys(sqlite_db):
     assert sqlite_db.inline is not None
     with pytest.raises(sa.exc.OperationalError) as caught:

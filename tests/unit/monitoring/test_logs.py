@@ -59,6 +59,10 @@ def test_anything_else_is_replaced(value: str | None) -> None:
     assert replaced != value and len(replaced) == 32
 
 
+def test_generated_ids_never_repeat() -> None:
+    assert len({accepted(None) for _ in range(10_000)}) == 10_000
+
+
 def test_an_envelope_carries_its_request_id_over_the_wire() -> None:
     from datetime import UTC, datetime
 
