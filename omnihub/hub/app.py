@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from omnihub.connectors.registry import connector_types
-from omnihub.hub.http import error_middleware, json_response
-from omnihub.hub.monitoring.http import http_metrics_middleware
+from omnihub.hub.edge import edge_middleware
+from omnihub.hub.http import json_response
 from omnihub.hub.rate_limit import Middleware, RateLimiter, public_endpoint, rate_limit_middleware
-from omnihub.hub.request_id import install_log_record_factory, request_id_middleware
+from omnihub.hub.request_id import install_log_record_factory
 from omnihub.hub.runtime import HUB, open_hub
 from omnihub.hub.settings import HubSettings
 from omnihub.hub.webhooks import receive_webhook
@@ -22,8 +22,7 @@ def create_app(settings: HubSettings, *, serving: bool = False) -> web.Applicati
     install_log_record_factory()  # log records carry the request id (hub/request_id.py)
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
-        middlewares=[request_id_middleware, http_metrics_middleware, error_middleware,
-                     _rate_limits(settings)],
+        middlewares=[edge_middleware, _rate_limits(settings)],
     )
 
     async def hub_lifetime(app: web.Application) -> AsyncIterator[None]:

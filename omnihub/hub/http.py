@@ -1,4 +1,5 @@
-"""JSON responses and the error middleware: every failure is a JSON body, never a bare 500."""
+"""JSON responses, and aiohttp's HTTP errors as JSON (the edge middleware, hub/edge.py, answers
+every failure with a JSON body, never a bare 500)."""
 
 from __future__ import annotations
 
@@ -33,17 +34,9 @@ def json_error(status: int, code: str, message: str, *,
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Map aiohttp's HTTP errors to JSON and log (not leak) anything unexpected."""
-    try:
-        return await handler(request)
-    except web.HTTPRequestEntityTooLarge as exc:
+def http_error(exc: web.HTTPException) -> web.Response:
+    """aiohttp's HTTP errors (no such route, method not allowed, body over the size limit)
+    as the hub's JSON error body."""
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return json_error(413, "payload_too_large", exc.text or "request body too large")
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return json_error(500, "internal_error", "internal error; see the hub's log")
+    return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)

@@ -16,14 +16,10 @@ import logging
 import os
 import re
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
-from aiohttp import web
-
-from omnihub.hub.http import Handler
-
-__all__ = ["HEADER", "bound_request_id", "current_request_id", "install_log_record_factory",
-           "request_id_middleware"]
+__all__ = ["HEADER", "accepted", "bound_request_id", "current_request_id",
+           "install_log_record_factory", "reset_request_id", "set_request_id"]
 
 HEADER = "X-Request-Id"
 MAX_LENGTH = 64  # outbox.request_id is String(64)
@@ -67,15 +63,14 @@ def bound_request_id(request_id: str | None) -> Iterator[None]:
         _REQUEST_ID.reset(token)
 
 
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bind the request id for the handler and answer it back in `X-Request-Id`."""
-    request_id = accepted(request.headers.get(HEADER))
-    with bound_request_id(request_id):
-        response = await handler(request)
-        if not response.prepared:  # a stream (SSE) has sent its headers already
-            response.headers[HEADER] = request_id
-        return response
+def set_request_id(request_id: str) -> Token[str | None]:
+    """Bind `request_id` until `reset_request_id` with the token returned (the edge
+    middleware, which handles every request, needs no context manager for it)."""
+    return _REQUEST_ID.set(request_id)
+
+
+def reset_request_id(token: Token[str | None]) -> None:
+    _REQUEST_ID.reset(token)
 
 
 _installed = False

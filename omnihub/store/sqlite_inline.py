@@ -48,9 +48,10 @@ __all__ = ["InlineConnection", "InlineSQLite"]
 CACHE_KIB = 32 * 1024  # the writer's page cache
 # A WAL that grew in a burst (or while a reader held an old snapshot) is cut back to this
 # when it restarts, instead of keeping its largest size on disk.
-WAL_SIZE_LIMIT = 128 * 1024 * 1024
-# WAL frames (pages) after which `checkpoint` restarts the WAL: 64 MiB of 4 KiB pages.
-RESTART_FRAMES = 16_384
+WAL_SIZE_LIMIT = 256 * 1024 * 1024
+# WAL frames (pages) after which `checkpoint` restarts the WAL: 128 MiB of 4 KiB pages,
+# every two or three seconds at full load.
+RESTART_FRAMES = 32_768
 MAX_PLANS = 64  # statements the ingest path runs from compiled plans (it has a dozen)
 LOCK_WAIT = 10.0  # seconds to wait for the write lock, as the other connections' busy_timeout
 # Short pauses: the other writers hold the lock for milliseconds, and each pause is
@@ -195,15 +196,17 @@ class InlineSQLite:
 
         The copy runs on a worker thread, PASSIVE (never waiting for readers or
         writers), while this writer goes on. Once the WAL holds RESTART_FRAMES, a second
-        pass holds this writer between two transactions and copies what was appended
-        meanwhile, so that the writer's next transaction finds every frame copied and
-        starts the WAL anew (~10 ms here: the pass ends with an fsync of the database
-        file). Rarely, so that the pause is rare; the file keeps its size and is
-        overwritten in place from then on. A reader still on an older snapshot can keep
-        the WAL from restarting; the next checkpoint tries again.
+        pass copies what came in during the first, and a third holds this writer
+        between two transactions to copy the last few batches, so that the writer's next
+        transaction finds every frame copied and starts the WAL anew. The hold is ~5-10
+        ms here (the pass ends with an fsync of the database file), hence rare; the
+        file keeps its size and is overwritten in place from then on. A reader still on
+        an older snapshot can keep the WAL from restarting; the next checkpoint tries
+        again.
         """
         frames = await asyncio.to_thread(self._checkpoint)
         if frames >= RESTART_FRAMES:
+            await asyncio.to_thread(self._checkpoint)  # what came in meanwhile: less to hold for
             async with self._one_at_a_time:
                 await asyncio.to_thread(self._checkpoint)
                 self.restarts += 1

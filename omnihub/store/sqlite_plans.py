@@ -42,7 +42,7 @@ class Written:
 class Plan:
     """One statement, compiled for the SQLite dialect of the inline writer."""
 
-    __slots__ = ("_binds", "_compiled", "_keys", "_order", "_results", "sql")
+    __slots__ = ("_binds", "_compiled", "_keys", "_metadata", "_order", "_results", "sql")
 
     def __init__(self, compiled: SQLCompiler, dialect: Dialect, *, select: bool) -> None:
         self._compiled = compiled
@@ -52,6 +52,9 @@ class Plan:
         self._binds: tuple[Process, ...] = tuple(processors.get(name) for name in self._order)
         columns = compiled._result_columns if select else []
         self._keys = [column[0] for column in columns]
+        # Built once: its constructor costs more than a small SELECT, and every result
+        # of this statement has the same columns.
+        self._metadata = SimpleResultMetaData(self._keys)
         self._results: tuple[Process, ...] = tuple(
             column[3]._cached_result_processor(dialect, None) for column in columns)
 
@@ -74,7 +77,7 @@ class Plan:
         if any(results):
             rows = [tuple(value if process is None else process(value)
                           for process, value in zip(results, row, strict=True)) for row in rows]
-        return IteratorResult(SimpleResultMetaData(self._keys), iter(rows))
+        return IteratorResult(self._metadata, iter(rows))
 
 
 def plan_for(statement: Any, parameters: Any, dialect: Dialect) -> Plan | None:

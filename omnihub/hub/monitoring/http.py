@@ -8,11 +8,9 @@ the registry without bound.
 from __future__ import annotations
 
 import logging
-import time
 
 from aiohttp import web
 
-from omnihub.hub.http import Handler
 from omnihub.hub.runtime import HUB
 
 log = logging.getLogger("omnihub.http")
@@ -28,24 +26,12 @@ def route_label(request: web.Request) -> str:
     return resource.canonical if resource is not None else UNMATCHED
 
 
-@web.middleware
-async def http_metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Time every request (outside the error middleware, so mapped errors count with
-    their real status) and log one access line at debug level."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        elapsed = time.perf_counter() - started
-        route = route_label(request)
-        method = request.method if request.method in _METHODS else "OTHER"
-        hub = request.app.get(HUB)
-        if hub is not None:
-            hub.metrics.http_latency.labels(method, route, str(status)).observe(elapsed)
-        log.debug("%s %s -> %d in %.1f ms", method, route, status, elapsed * 1000)
+def observe_request(request: web.Request, status: int, elapsed: float) -> None:
+    """Count one answered request in the latency histogram (by method, route, status)
+    and log one access line at debug level."""
+    route = route_label(request)
+    method = request.method if request.method in _METHODS else "OTHER"
+    hub = request.app.get(HUB)
+    if hub is not None:
+        hub.metrics.http_latency.labels(method, route, str(status)).observe(elapsed)
+    log.debug("%s %s -> %d in %.1f ms", method, route, status, elapsed * 1000)
