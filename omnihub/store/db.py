@@ -12,17 +12,19 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import RowMapping, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from omnihub.store.sqlite_inline import InlineSQLite
+from omnihub.store.sqlite_inline import InlineSQLite, is_locked
+from omnihub.store.sqlite_reads import InlineReader
 
 
 class StoreUnavailable(Exception):
@@ -121,6 +123,8 @@ class Database:
             _sqlite_pragmas(self.reader, begin="BEGIN")
             self.inline: InlineSQLite | None = InlineSQLite(
                 self.url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+            self.quick_reads: InlineReader | None = InlineReader(
+                self.url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
         else:
             kwargs: dict[str, Any] = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True}
             if self.dialect == "mysql":
@@ -129,6 +133,7 @@ class Database:
             self.writer = create_async_engine(self.url, **kwargs, **common)
             self.reader = self.writer
             self.inline = None
+            self.quick_reads = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -159,6 +164,20 @@ class Database:
             async with conn.begin():
                 yield conn
 
+    async def fetch(self, statement: Any, parameters: Mapping[str, Any] | None = None
+                    ) -> Sequence[RowMapping]:
+        """The rows of one SELECT that somebody waits on (a page of history). On SQLite it
+        runs on the loop's thread (omnihub/store/sqlite_reads.py), falling back to the
+        reader pool when SQLite is busy; elsewhere it is a `read()`."""
+        if self.quick_reads is not None:
+            try:
+                return await self.quick_reads.fetch(statement, parameters)
+            except OperationalError as exc:
+                if not is_locked(exc):
+                    raise
+        async with self.read() as conn:
+            return (await conn.execute(statement, parameters)).mappings().all()
+
     async def ping(self) -> None:
         """Raise StoreUnavailable unless a trivial query answers."""
         try:
@@ -176,6 +195,8 @@ class Database:
     async def dispose(self) -> None:
         if self.inline is not None:
             self.inline.close()
+        if self.quick_reads is not None:
+            self.quick_reads.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

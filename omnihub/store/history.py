@@ -25,20 +25,33 @@ def check_limit(limit: int) -> int:
     return limit
 
 
+def _page_statement(column: sa.Column[Any], *, before: bool) -> sa.Select[Any]:
+    statement = (
+        sa.select(*MESSAGE_COLUMNS)
+        .where(column == sa.bindparam("owner"))
+        .order_by(messages.c.id.desc())
+        .limit(sa.bindparam("limit"))
+    )
+    return statement.where(messages.c.id < sa.bindparam("before")) if before else statement
+
+
+# Built once, so that SQLite runs them from plans compiled once (Database.fetch).
+_PAGES = {
+    (kind, before): _page_statement(column, before=before)
+    for kind, column in (("history", messages.c.customer_id),
+                         ("thread", messages.c.conversation_id))
+    for before in (False, True)
+}
+
+
 async def _message_page(
-    db: Database, column: sa.Column[Any], value: str, kind: str, limit: int, cursor: str | None
+    db: Database, kind: str, value: str, limit: int, cursor: str | None
 ) -> Page[Message]:
     check_limit(limit)
-    stmt = (
-        sa.select(*MESSAGE_COLUMNS)
-        .where(column == value)
-        .order_by(messages.c.id.desc())
-        .limit(limit + 1)
-    )
+    parameters: dict[str, Any] = {"owner": value, "limit": limit + 1}
     if cursor:
-        stmt = stmt.where(messages.c.id < decode_cursor(kind, cursor, ("before",))["before"])
-    async with db.read() as conn:
-        rows = (await conn.execute(stmt)).mappings().all()
+        parameters["before"] = decode_cursor(kind, cursor, ("before",))["before"]
+    rows = await db.fetch(_PAGES[kind, cursor is not None], parameters)
     items = [message_from_row(r) for r in rows[:limit]]
     more = len(rows) > limit
     return Page[Message](
@@ -50,13 +63,11 @@ async def customer_history(
     db: Database, customer_id: str, *, limit: int = 50, cursor: str | None = None
 ) -> Page[Message]:
     """Every message of a customer on every channel, newest first."""
-    return await _message_page(db, messages.c.customer_id, customer_id, "history", limit, cursor)
+    return await _message_page(db, "history", customer_id, limit, cursor)
 
 
 async def conversation_messages(
     db: Database, conversation_id: str, *, limit: int = 50, cursor: str | None = None
 ) -> Page[Message]:
     """The messages of one conversation, newest first."""
-    return await _message_page(
-        db, messages.c.conversation_id, conversation_id, "thread", limit, cursor
-    )
+    return await _message_page(db, "thread", conversation_id, limit, cursor)

@@ -43,7 +43,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from omnihub.store.sqlite_plans import Plan, plan_for
 
-__all__ = ["InlineConnection", "InlineSQLite"]
+__all__ = ["InlineConnection", "InlineSQLite", "is_locked"]
 
 CACHE_KIB = 32 * 1024  # the writer's page cache
 # A WAL that grew in a burst (or while a reader held an old snapshot) is cut back to this
@@ -60,7 +60,8 @@ _FIRST_PAUSE = 0.0002
 _MAX_PAUSE = 0.002
 
 
-def _locked(exc: OperationalError) -> bool:
+def is_locked(exc: OperationalError) -> bool:
+    """SQLite refused for a lock another connection holds (SQLITE_BUSY / SQLITE_LOCKED)."""
     orig = exc.orig
     return isinstance(orig, sqlite3.OperationalError) and (
         getattr(orig, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -186,7 +187,7 @@ class InlineSQLite:
                 return conn
             except OperationalError as exc:
                 conn.rollback()  # SQLAlchemy's autobegun transaction; nothing was written
-                if not _locked(exc) or time.monotonic() >= deadline:
+                if not is_locked(exc) or time.monotonic() >= deadline:
                     raise
             await asyncio.sleep(pause)
             pause = min(pause * 2, _MAX_PAUSE)

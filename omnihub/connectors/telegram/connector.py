@@ -139,9 +139,11 @@ class TelegramConnector(Connector):
             log.warning("channel %s: file not downloaded: %s", self.channel_id, exc)
             return None
 
-    async def _call(self, chat_id: str, method: str, params: dict[str, Any],
-                    uploads: dict[str, Upload] | None = None) -> Any:
-        async with self.limiter.slot(chat_id):
+    async def _call(self, message: OutboundMessage, chat_id: str, method: str,
+                    params: dict[str, Any], uploads: dict[str, Upload] | None = None) -> Any:
+        """One paced call. Waiting calls go oldest message first (ids are time-ordered):
+        a busy chat's reply whose second is up goes ahead of newer replies to others."""
+        async with self.limiter.slot(chat_id, order=message.message_id):
             return await self.api.call(method, params, uploads=uploads)
 
     @staticmethod
@@ -154,7 +156,8 @@ class TelegramConnector(Connector):
         first: int | None = None
         for call in render(message, chat_id, self.context.media):
             try:
-                result = await self._call(chat_id, call.method, call.params, call.uploads)
+                result = await self._call(message, chat_id, call.method, call.params,
+                                          call.uploads)
             except (BotApiError, BotApiUnreachable) as exc:
                 raise _send_error(exc) from None
             if first is None and isinstance(result, dict):
@@ -169,11 +172,12 @@ class TelegramConnector(Connector):
         params = {"chat_id": chat_id, "message_id": message_id}
         try:
             try:
-                await self._call(chat_id, "editMessageText", {**params, "text": text})
+                await self._call(message, chat_id, "editMessageText", {**params, "text": text})
             except BotApiError as exc:
                 if "no text in the message" not in exc.description:
                     raise
-                await self._call(chat_id, "editMessageCaption", {**params, "caption": text})
+                await self._call(message, chat_id, "editMessageCaption",
+                                 {**params, "caption": text})
         except BotApiError as exc:
             if "message is not modified" in exc.description:
                 return  # the same edit again: already done
@@ -184,7 +188,7 @@ class TelegramConnector(Connector):
     async def recall(self, message: OutboundMessage, external_id: str) -> None:
         chat_id, message_id = _split_external_id(external_id)
         try:
-            await self._call(chat_id, "deleteMessage", {"chat_id": chat_id,
+            await self._call(message, chat_id, "deleteMessage", {"chat_id": chat_id,
                                                         "message_id": message_id})
         except BotApiError as exc:
             if "message to delete not found" in exc.description:

@@ -79,7 +79,7 @@ async def test_other_chats_are_not_held_back_by_a_busy_one() -> None:
     assert started == ["2", "3", "-100"]
 
 
-async def test_a_cancelled_wait_gives_the_chat_place_back() -> None:
+async def test_a_cancelled_wait_holds_no_place() -> None:
     limiter = FloodLimiter(per_second=1, per_chat_per_second=20, per_group_per_minute=20)
     async with limiter.slot("1"):  # takes the bot's only place for a second
         pass
@@ -88,8 +88,27 @@ async def test_a_cancelled_wait_gives_the_chat_place_back() -> None:
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    chat = limiter._chats["2"].window
-    assert chat.in_flight == 0  # released (and remembered as answered, conservatively)
+    assert limiter._chats["2"].in_flight == 0  # a waiting call holds no chat place
+    async with asyncio.timeout(5):  # the bot's place, once free, goes to the next call
+        async with limiter.slot("2"):
+            pass
+
+
+async def test_a_paced_chat_holds_no_bot_place_and_its_older_call_goes_first() -> None:
+    """One bot place a second: while chat "hot" waits for its second, newer calls to
+    other chats wait too; when the place frees, the oldest call (by order) takes it."""
+    limiter = FloodLimiter(per_second=1, per_chat_per_second=1, per_group_per_minute=20)
+    started: list[str] = []
+
+    async def call(chat: str, order: str) -> None:
+        async with limiter.slot(chat, order=order):
+            started.append(chat)
+
+    await call("hot", "01")
+    tasks = [asyncio.create_task(call(chat, order))
+             for chat, order in (("cold-a", "03"), ("hot", "02"), ("cold-b", "04"))]
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert started == ["hot", "hot", "cold-a", "cold-b"]
 
 
 def _update(chat: int, update_id: int) -> dict[str, Any]:
@@ -126,3 +145,43 @@ async def test_a_chat_waiting_for_its_limit_holds_back_no_other_customer(
         await asyncio.sleep(0.05)
     assert [c.params["text"] for c in bot_api.called("sendMessage")] == \
         ["first", "other", "second"]
+
+
+async def test_a_busy_chats_replies_go_out_each_second_ahead_of_newer_replies(
+        make_telegram_hub: Any, bot_api: FakeBotApi) -> None:
+    """Three replies to one chat, then four to other chats, with the bot at two a second:
+    each of the busy chat's replies goes out in the first second its chat allows (it was
+    queued before the others), not behind the newer replies that waited for the bot
+    meanwhile, so its last one is not left trailing the rest."""
+    hub: TelegramHub = await make_telegram_hub(max_per_second=2, max_per_chat_per_second=1)
+    for n, chat in enumerate(range(7101, 7121)):
+        assert (await hub.post(_update(chat, n + 1))).status == 200
+    token = await create_token(hub.hub.db, "eve", "admin")
+    auth = {"Authorization": f"Bearer {token}"}
+    items = (await (await hub.http.get("/api/v1/conversations?limit=50",
+                                       headers=auth)).json())["items"]
+
+    def lane(conversation: str) -> int:
+        return zlib.crc32(conversation.encode()) % DELIVERY_LANES
+
+    busy = items[0]["id"]
+    others: dict[int, str] = {}  # each in a lane of its own, none in the busy chat's
+    for item in items[1:]:
+        if lane(item["id"]) != lane(busy):
+            others.setdefault(lane(item["id"]), item["id"])
+    cold = list(others.values())[:4]
+    assert len(cold) == 4
+    queue = [(busy, "hot 1"), (busy, "hot 2"), (busy, "hot 3")] + \
+        [(conversation, f"cold {n}") for n, conversation in enumerate(cold, 1)]
+    for key, (conversation, text) in enumerate(queue):
+        resp = await hub.http.post(f"/api/v1/conversations/{conversation}/messages",
+                                   json={"text": text},
+                                   headers={**auth, "Idempotency-Key": str(key)})
+        assert resp.status == 201, await resp.text()
+    deadline = time.monotonic() + 60
+    while len(bot_api.called("sendMessage")) < len(queue) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    sent = [c.params["text"] for c in bot_api.called("sendMessage")]
+    # Two a second: each second's pair holds the busy chat's next reply.
+    assert [set(sent[i:i + 2]) for i in range(0, 6, 2)] + [set(sent[6:])] == \
+        [{"hot 1", "cold 1"}, {"hot 2", "cold 2"}, {"hot 3", "cold 3"}, {"cold 4"}]

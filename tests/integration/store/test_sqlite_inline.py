@@ -154,3 +154,51 @@ async def test_planned_statements_return_what_sqlalchemy_returns(sqlite_db, ciph
         assert row.id == stored.message.id
     planned_statements = {id(s) for s, plan in sqlite_db.inline._plans.values() if plan}
     assert id(cases[0][0]) in planned_statements  # run from its plan, not by SQLAlchemy
+
+
+async def test_history_is_read_on_the_loop_and_from_the_pool_while_sqlite_is_busy(
+    sqlite_db, cipher, inbound, monkeypatch
+):
+    """Pages are read on the loop's thread (omnihub/store/sqlite_reads.py), which never
+    waits for a lock: a locked database fails that read at once, and the page then
+    comes from the reader pool instead."""
+    store = Store(sqlite_db, cipher)
+    await store.start()
+    try:
+        first = await store.ingest(inbound("m1", ("telegram", "7")))
+        await store.ingest(inbound("m2", ("telegram", "7")))
+    finally:
+        await store.close()
+    customer = first.message.customer_id
+    pool_reads = []
+    sa.event.listen(sqlite_db.reader.sync_engine, "before_cursor_execute",
+                    lambda *args: pool_reads.append(args[2]))
+    page = await store.customer_history(customer)
+    assert [m.external_id for m in page.items] == ["m2", "m1"]
+    assert not [sql for sql in pool_reads if "messages" in sql]  # read on the loop's thread
+
+    # A connection alone with the file takes it exclusively: the loop's read fails at once.
+    assert sqlite_db.inline is not None and sqlite_db.quick_reads is not None
+    sqlite_db.inline.close()
+    sqlite_db.quick_reads.close()
+    await sqlite_db.reader.dispose()
+    await sqlite_db.writer.dispose()
+    holder = sqlite3.connect(str(sqlite_db.url.database), isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("SELECT count(*) FROM messages").fetchall()
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(sa.exc.OperationalError) as locked:
+        await sqlite_db.quick_reads.fetch(sa.text("SELECT count(*) FROM messages"))
+    assert asyncio.get_running_loop().time() - started < 0.5  # no busy wait on the loop
+    holder.execute("COMMIT")
+    holder.close()
+
+    # That failure sends the page to the pool.
+    async def still_locked(*_args: object) -> None:
+        raise locked.value
+
+    monkeypatch.setattr(sqlite_db.quick_reads, "fetch", still_locked)
+    page = await store.customer_history(customer)
+    assert [m.external_id for m in page.items] == ["m2", "m1"]
+    assert [sql for sql in pool_reads if "messages" in sql]
