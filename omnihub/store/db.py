@@ -166,17 +166,23 @@ class Database:
 
     async def fetch(self, statement: Any, parameters: Mapping[str, Any] | None = None
                     ) -> Sequence[RowMapping]:
-        """The rows of one SELECT that somebody waits on (a page of history). On SQLite it
-        runs on the loop's thread (omnihub/store/sqlite_reads.py), falling back to the
-        reader pool when SQLite is busy; elsewhere it is a `read()`."""
+        """The rows of one SELECT that somebody waits on (a page of history).
+
+        On SQLite it runs on the loop's thread (omnihub/store/sqlite_reads.py), falling
+        back to the reader pool when SQLite is busy. On the servers it runs in autocommit:
+        one statement is its own transaction, so the BEGIN and ROLLBACK round trips of
+        `read()` would add nothing but latency."""
         if self.quick_reads is not None:
             try:
                 return await self.quick_reads.fetch(statement, parameters)
             except OperationalError as exc:
                 if not is_locked(exc):
                     raise
-        async with self.read() as conn:
-            return (await conn.execute(statement, parameters)).mappings().all()
+            async with self.read() as conn:
+                return (await conn.execute(statement, parameters)).mappings().all()
+        async with self.reader.connect() as conn:
+            single = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return (await single.execute(statement, parameters)).mappings().all()
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless a trivial query answers."""
