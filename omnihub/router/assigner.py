@@ -19,7 +19,15 @@ from typing import Any
 
 from omnihub.hub.bus.base import Envelope
 from omnihub.normalizer.schema import TextPart
-from omnihub.router.assign import AgentState, Assignment, Queue, QueueEntry, Rotation, hand_out
+from omnihub.router.assign import (
+    AgentState,
+    Assignment,
+    Queue,
+    QueueEntry,
+    Rotation,
+    hand_out,
+    has_room,
+)
 from omnihub.router.calendar import is_open
 from omnihub.router.engine import CompiledRouter
 from omnihub.router.runtime import RoutingState
@@ -117,11 +125,14 @@ class Assigner:
             return []
         if router.config.off_hours.leave_message and not is_open(group.calendar, self.clock()):
             return []  # left messages wait for the opening
+        states = await self._states(router, group.agents)
+        if not any(has_room(state, group) for state in states.values()):
+            # Nobody can take work: the queue need not be read. Under a backlog this is
+            # every event, and reading (and sorting) the whole waiting queue each time
+            # made catching up quadratic (10,000 new conversations: consumers 21 s behind).
+            return []
         waiting = await queue_store.queued(self.store.db, name)
         if not waiting:
-            return []
-        states = await self._states(router, group.agents)
-        if not any(s.availability == "online" for s in states.values()):
             return []
         sticky = (await queue_store.last_agents(self.store.db, {w.customer_id for w in waiting})
                   if group.strategy == "sticky" else {})
