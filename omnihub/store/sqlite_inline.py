@@ -43,7 +43,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from omnihub.store.sqlite_plans import Plan, plan_for
 
-__all__ = ["InlineConnection", "InlineSQLite", "is_locked"]
+__all__ = ["InlineConnection", "InlineSQLite", "is_locked", "one_connection_engine"]
 
 CACHE_KIB = 32 * 1024  # the writer's page cache
 # A WAL that grew in a burst (or while a reader held an old snapshot) is cut back to this
@@ -126,20 +126,31 @@ class InlineConnection:
         return self._sync.scalar(statement, parameters, **kw)
 
 
+def one_connection_engine(url: sa.URL, configure: Callable[[sqlite3.Connection, Any], None],
+                          *, json_serializer: Callable[[Any], str],
+                          json_deserializer: Callable[[Any], Any]) -> sa.Engine:
+    """A plain (pysqlite) engine over ONE connection, set up by `configure` when opened,
+    for use from the event loop's thread; `check_same_thread` is off because a commit
+    (the writer) or a dispose may run on a worker thread."""
+    engine = sa.create_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        poolclass=sa.pool.StaticPool,
+        connect_args={"check_same_thread": False},
+        json_serializer=json_serializer,
+        json_deserializer=json_deserializer,
+    )
+    event.listen(engine, "connect", configure)
+    return engine
+
+
 class InlineSQLite:
     """One synchronous SQLite connection for the group-committing ingest writer."""
 
     def __init__(self, url: sa.URL, *, json_serializer: Callable[[Any], str],
                  json_deserializer: Callable[[Any], Any]) -> None:
-        self.engine = sa.create_engine(
-            url.set(drivername="sqlite+pysqlite"),
-            poolclass=sa.pool.StaticPool,
-            # Only the commit leaves the loop's thread, while the loop awaits it.
-            connect_args={"check_same_thread": False},
-            json_serializer=json_serializer,
-            json_deserializer=json_deserializer,
-        )
-        event.listen(self.engine, "connect", _configure)
+        # Only the commit leaves the loop's thread, while the loop awaits it.
+        self.engine = one_connection_engine(url, _configure, json_serializer=json_serializer,
+                                            json_deserializer=json_deserializer)
         self._conn: Connection | None = None
         self._one_at_a_time = asyncio.Lock()
         self._plans: dict[int, tuple[Any, Plan | None]] = {}

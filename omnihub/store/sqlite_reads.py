@@ -19,10 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, RowMapping
 
-from omnihub.store.sqlite_inline import InlineConnection
+from omnihub.store.sqlite_inline import InlineConnection, one_connection_engine
 from omnihub.store.sqlite_plans import Plan
 
 __all__ = ["InlineReader"]
@@ -35,14 +34,8 @@ class InlineReader:
 
     def __init__(self, url: sa.URL, *, json_serializer: Callable[[Any], str],
                  json_deserializer: Callable[[Any], Any]) -> None:
-        self.engine = sa.create_engine(
-            url.set(drivername="sqlite+pysqlite"),
-            poolclass=sa.pool.StaticPool,
-            connect_args={"check_same_thread": False},  # closed by whoever disposes
-            json_serializer=json_serializer,
-            json_deserializer=json_deserializer,
-        )
-        event.listen(self.engine, "connect", _configure)
+        self.engine = one_connection_engine(url, _configure, json_serializer=json_serializer,
+                                            json_deserializer=json_deserializer)
         self._conn: Connection | None = None
         self._plans: dict[int, tuple[Any, Plan | None]] = {}
 

@@ -123,12 +123,7 @@ async def test_a_chat_waiting_for_its_limit_holds_back_no_other_customer(
     """Two replies to one chat (1/s) and one to another: the other customer's reply goes
     out while the first chat's second reply waits for its second."""
     hub: TelegramHub = await make_telegram_hub(max_per_chat_per_second=1)
-    for n, chat in enumerate(range(7001, 7009)):
-        assert (await hub.post(_update(chat, n + 1))).status == 200
-    token = await create_token(hub.hub.db, "eve", "admin")
-    auth = {"Authorization": f"Bearer {token}"}
-    items = (await (await hub.http.get("/api/v1/conversations?limit=50",
-                                       headers=auth)).json())["items"]
+    auth, items = await _customers_writing_in(hub, range(7001, 7009))
     busy = items[0]["id"]
     # One in another delivery lane (lanes are chosen by conversation, crc32 of its id).
     other = next(c["id"] for c in items[1:]
@@ -154,12 +149,7 @@ async def test_a_busy_chats_replies_go_out_each_second_ahead_of_newer_replies(
     queued before the others), not behind the newer replies that waited for the bot
     meanwhile, so its last one is not left trailing the rest."""
     hub: TelegramHub = await make_telegram_hub(max_per_second=2, max_per_chat_per_second=1)
-    for n, chat in enumerate(range(7101, 7121)):
-        assert (await hub.post(_update(chat, n + 1))).status == 200
-    token = await create_token(hub.hub.db, "eve", "admin")
-    auth = {"Authorization": f"Bearer {token}"}
-    items = (await (await hub.http.get("/api/v1/conversations?limit=50",
-                                       headers=auth)).json())["items"]
+    auth, items = await _customers_writing_in(hub, range(7101, 7121))
 
     def lane(conversation: str) -> int:
         return zlib.crc32(conversation.encode()) % DELIVERY_LANES
@@ -185,3 +175,15 @@ async def test_a_busy_chats_replies_go_out_each_second_ahead_of_newer_replies(
     # Two a second: each second's pair holds the busy chat's next reply.
     assert [set(sent[i:i + 2]) for i in range(0, 6, 2)] + [set(sent[6:])] == \
         [{"hot 1", "cold 1"}, {"hot 2", "cold 2"}, {"hot 3", "cold 3"}, {"cold 4"}]
+
+
+async def _customers_writing_in(hub: TelegramHub, chats: range) -> tuple[dict[str, str], list[Any]]:
+    """A customer writes in from each chat; returns an admin's auth header and the
+    conversations as the API lists them."""
+    for n, chat in enumerate(chats):
+        assert (await hub.post(_update(chat, n + 1))).status == 200
+    token = await create_token(hub.hub.db, "eve", "admin")
+    auth = {"Authorization": f"Bearer {token}"}
+    items = (await (await hub.http.get("/api/v1/conversations?limit=50",
+                                       headers=auth)).json())["items"]
+    return auth, items
