@@ -66,9 +66,9 @@ _INSERT_CONVERSATION = BulkInsert(conversations)
 _INSERT_RAW = BulkInsert(raw_payloads)
 _INSERT_MESSAGE = BulkInsert(messages)
 _NOW = sa.bindparam("now", type_=UTCDateTime())
-_TOUCH_CONVERSATIONS = PerDialect(lambda sqlite: (
+_TOUCH_CONVERSATIONS = PerDialect(lambda dialect: (
     sa.update(conversations)
-    .where(one_of(conversations.c.id, "ids", sqlite=sqlite))
+    .where(one_of(conversations.c.id, "ids", dialect=dialect))
     .values(
         last_message_at=_NOW,
         updated_at=_NOW,
@@ -118,27 +118,27 @@ def _created_at(sent_at: datetime | None, now: datetime) -> datetime:
 # Two plain IN lists rather than a row-value IN over pairs: the same index range on every
 # backend, and a third of the statement-rendering cost (measured: 0.6 vs 1.6 ms per 250
 # keys on SQLite). The few extra rows a cross product can match are filtered out below.
-_SELECT_STORED = PerDialect(lambda sqlite: sa.select(*MESSAGE_COLUMNS).where(
-    one_of(messages.c.channel_id, "channels", sqlite=sqlite),
+_SELECT_STORED = PerDialect(lambda dialect: sa.select(*MESSAGE_COLUMNS).where(
+    one_of(messages.c.channel_id, "channels", dialect=dialect),
     messages.c.direction == "in",
-    one_of(messages.c.external_id, "external_ids", sqlite=sqlite),
+    one_of(messages.c.external_id, "external_ids", dialect=dialect),
 ))
-_SELECT_OWNERS = PerDialect(lambda sqlite: sa.select(
+_SELECT_OWNERS = PerDialect(lambda dialect: sa.select(
     identities.c.kind, identities.c.blind_index, identities.c.customer_id
 ).where(
-    one_of(identities.c.kind, "kinds", sqlite=sqlite),
-    one_of(identities.c.blind_index, "indexes", sqlite=sqlite),
+    one_of(identities.c.kind, "kinds", dialect=dialect),
+    one_of(identities.c.blind_index, "indexes", dialect=dialect),
 ))
 # Just enough to tell which open conversations need more than a touch; the whole row of
 # those few (a snoozed one wakes up, an answered one gets a next-response deadline) is
 # read by `_SELECT_WHOLE`, so a batch does not convert two dozen columns per message.
-_SELECT_OPEN = PerDialect(lambda sqlite: sa.select(
+_SELECT_OPEN = PerDialect(lambda dialect: sa.select(
     conversations.c.id,
     conversations.c.open_key,
     conversations.c.status,
     conversations.c.first_response_at.is_not(None).label("answered"),
     conversations.c.waiting_since.is_not(None).label("waiting"),
-).where(one_of(conversations.c.open_key, "keys", sqlite=sqlite)))
+).where(one_of(conversations.c.open_key, "keys", dialect=dialect)))
 _SELECT_WHOLE = sa.select(*CONVERSATION_COLUMNS).where(
     conversations.c.id.in_(sa.bindparam("ids", expanding=True))
 )

@@ -37,8 +37,8 @@ RETRY = "retry"
 DEAD = "dead"
 _CHUNK = 500  # ids per IN (...) list
 # Built once: a statement made per call has its cache key computed over every value.
-_CLEAR_PENDING = PerDialect(lambda sqlite: outbox_pending.delete().where(
-    one_of(outbox_pending.c.seq, "seqs", sqlite=sqlite)))
+_CLEAR_PENDING = PerDialect(lambda dialect: outbox_pending.delete().where(
+    one_of(outbox_pending.c.seq, "seqs", dialect=dialect)))
 _MAX_ERROR = 2000  # characters of last_error kept
 
 
