@@ -146,15 +146,15 @@ class Database:
             yield conn
 
     @contextlib.asynccontextmanager
-    async def batch_write(self, *, busy: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def batch_write(self) -> AsyncIterator[AsyncConnection]:
         """The ingest writer's transaction. On SQLite it runs on the event loop's thread
-        (omnihub/store/sqlite_inline.py explains why), and when `busy` (more requests
-        waiting) its commit runs beside the loop; elsewhere it is `write()`."""
+        and commits beside it (omnihub/store/sqlite_inline.py explains why); elsewhere it
+        is `write()`."""
         if self.inline is None:
             async with self.write() as conn:
                 yield conn
             return
-        async with self.inline.transaction(commit_aside=busy) as inline:
+        async with self.inline.transaction() as inline:
             yield cast(AsyncConnection, inline)
 
     @contextlib.asynccontextmanager

@@ -63,16 +63,9 @@ log = logging.getLogger("omnihub.store.ingest")
 
 # Batches between two WAL checkpoints (SQLite). A message from a returning customer
 # dirties ~5 pages (its rows, and the index leaves of its customer and conversation), so
-# at full load a checkpoint copies ~15,000 frames, about twice a second. Rarer passes copy
+# at full load a checkpoint copies ~15,000 frames, about once a second. Rarer passes copy
 # each hot page once for many commits: 25 cost ~7% more CPU per message than 100.
 CHECKPOINT_EVERY = 100
-
-# A batch with this many messages commits (fsync) beside the loop, which reads and parses
-# the next requests meanwhile. One: a commit here costs ~0.3-0.5 ms of the disk's time,
-# and at 1,000 messages/s the loop blocked in it held every other request back (ack
-# p50 6.2 -> 4.9 ms); a lone request on an idle hub pays ~0.07 ms for the thread hop.
-# (The queue is no guide: the batch has just emptied it, the next requests are unread.)
-BUSY_BATCH = 1
 
 # A message, its caller's future, and the caller's request id (omnihub/hub/request_id.py).
 _Pending = tuple[InboundMessage, "asyncio.Future[IngestResult]", str | None]
@@ -317,7 +310,7 @@ class IngestWriter:
         events: list[Envelope] = []
         while True:
             try:
-                async with self.db.batch_write(busy=len(batch) >= BUSY_BATCH) as conn:
+                async with self.db.batch_write() as conn:
                     if batch:
                         results, events = await store_batch(conn, self.cipher, batch, self.router,
                                                             request_ids=request_ids)

@@ -24,7 +24,7 @@ already copied into the database. A checkpoint running beside a busy writer neve
 there (the writer appends while it copies), and the WAL then grew without end: 850 MB
 after ten seconds of the ingest benchmark, every commit appending to a longer file (and
 paying for it: 440 against 350 µs of CPU per message). So once the WAL is long,
-`checkpoint()` makes a second pass that holds the writer between two of its transactions.
+`checkpoint()` ends with a pass that holds the writer between two of its transactions.
 """
 
 from __future__ import annotations
@@ -164,13 +164,14 @@ class InlineSQLite:
         return self._conn
 
     @contextlib.asynccontextmanager
-    async def transaction(self, *, commit_aside: bool = False
-                          ) -> AsyncIterator[InlineConnection]:
+    async def transaction(self) -> AsyncIterator[InlineConnection]:
         """A write transaction, committed on normal exit, rolled back on an exception.
 
-        `commit_aside`: run the COMMIT (its fsync) on a worker thread, so that the loop
-        reads and parses the next requests meanwhile. Worth a thread hop only when
-        requests are queuing up; an idle hub commits inline and answers sooner.
+        The COMMIT (its fsync, ~0.3-0.5 ms of the disk's time) runs on a worker thread,
+        so that the loop reads and parses the next requests meanwhile: at 1,000
+        messages/s a loop blocked in small batches' commits held every other request
+        back (ack p50 6.2 -> 4.9 ms). A lone request on an idle hub pays ~0.07 ms for
+        the thread hop.
         """
         async with self._one_at_a_time:  # two stores on one Database share this connection
             conn = await self._begin()
@@ -180,10 +181,7 @@ class InlineSQLite:
                 conn.rollback()
                 raise
             try:
-                if commit_aside:
-                    await asyncio.to_thread(conn.commit)
-                else:
-                    conn.commit()
+                await asyncio.to_thread(conn.commit)
             except BaseException:
                 conn.rollback()
                 raise
