@@ -125,7 +125,10 @@ class OutboxDispatcher:
                     token = await self._leases.acquire(self.db, LEASE_NAME, self.holder,
                                                        self.lease_ttl)
                     if token is None:
-                        await self._sleep(self.lease_ttl / 3)
+                        # Another process leads. Not `_sleep`: a follower's notify() is for
+                        # the leader (a nudge), and waking on it would turn every commit
+                        # here into another lease write (and spin while nothing clears it).
+                        await asyncio.sleep(self.lease_ttl / 3)
                         continue
                 self.leading.set()
                 await self._lead(token)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from omnihub.hub.bus import Envelope, MemoryBus
 from omnihub.hub.dispatcher import OutboxDispatcher
+from omnihub.store import leases
 from omnihub.store.db import Database
 from omnihub.store.outbox import fetch_undispatched, outbox_depth
 
@@ -119,6 +122,39 @@ async def test_only_one_dispatcher_leads_and_another_takes_over(db: Database) ->
     finally:
         await first.stop()
         await second.stop()
+        await bus.close()
+
+
+async def test_a_follower_notified_on_every_commit_does_not_hammer_the_lease(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """notify() on a process that does not lead nudges the leader; it must not make the
+    follower try the lease again at once (it used to, and never stopped: a busy loop of
+    lease writes until the next lease interval)."""
+    tries: dict[str, int] = {}
+    take = leases.acquire
+
+    async def counted(database: Database, name: str, holder: str, ttl: float) -> int | None:
+        tries[holder] = tries.get(holder, 0) + 1
+        return await take(database, name, holder, ttl)
+
+    monkeypatch.setattr(leases, "acquire", counted)
+    bus = MemoryBus()
+    await bus.start()
+    leader = OutboxDispatcher(db, bus, poll_interval=0.05, lease_ttl=30, holder="leader")
+    follower = OutboxDispatcher(db, bus, poll_interval=0.05, lease_ttl=30, holder="follower")
+    try:
+        await leader.start()
+        await asyncio.wait_for(leader.leading.wait(), 5)
+        await follower.start()
+        await eventually(lambda: tries.get("follower", 0) >= 1, message="the follower tried")
+        for _ in range(20):
+            follower.notify()
+            await asyncio.sleep(0.02)
+        assert tries["follower"] == 1
+        assert not follower.leading.is_set()
+    finally:
+        await follower.stop()
+        await leader.stop()
         await bus.close()
 
 

@@ -7,8 +7,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+import redis.asyncio as redis
 
-from omnihub.hub.bus import Envelope
+from omnihub.hub.bus import Bus, Envelope
+from omnihub.hub.bus.redis_streams import RedisStreamsBus
 from omnihub.hub.dispatcher import OutboxDispatcher
 from omnihub.store.db import Database
 from omnihub.store.migrate import upgrade
@@ -26,6 +28,17 @@ async def pg(make_store_url) -> AsyncIterator[Database]:  # type: ignore[no-unty
     await upgrade(database)
     yield database
     await database.dispose()
+
+
+async def _subscribers(cluster: BusCluster, bus: Bus) -> bool:
+    """True once some client listens on the bus's nudge channel."""
+    assert isinstance(bus, RedisStreamsBus)
+    client = redis.Redis.from_url(cluster.redis_url)
+    try:
+        counts = await client.pubsub_numsub(bus.nudge_channel)
+    finally:
+        await client.aclose()
+    return bool(counts and counts[0][1] >= 1)
 
 
 async def test_a_nudge_reaches_every_process(redis_cluster: BusCluster) -> None:
@@ -60,6 +73,10 @@ async def test_the_leader_sends_rows_a_follower_committed(pg: Database,
     await asyncio.wait_for(leader.leading.wait(), 10)
     await follower.start()
     try:
+        # The leader's subscription is made in the background: a nudge before it is lost
+        # (and would be found only at the next poll, which here is beyond the test).
+        await eventually(lambda: _subscribers(redis_cluster, leader_bus),
+                         message="the leader listens for nudges")
         await asyncio.sleep(0.5)  # the leader has scanned the empty outbox and sleeps
         ids = await add_outbox_events(pg, 5)
         follower.notify()  # what the follower's store does after its commit
