@@ -18,6 +18,7 @@ from omnihub.store.audit import Actor, write_audit
 from omnihub.store.db import Database
 from omnihub.store.events import event_row, write_outbox
 from omnihub.store.tables import agent_status, conversations
+from omnihub.store.value_lists import PerDialect, one_of, values_param
 
 __all__ = ["AVAILABILITIES", "AgentStatus", "Availability", "availability_of", "open_loads",
            "set_availability"]
@@ -71,28 +72,39 @@ async def set_availability(db: Database, agent: str, availability: Availability,
     return AgentStatus(agent, availability, now), True
 
 
+# The assigner reads these on every routing event: statements built once, so that on
+# SQLite they run from a compiled plan on the loop's thread (Database.fetch).
+_AVAILABILITY = sa.select(_a.agent, _a.availability, _a.updated_at)
+_AVAILABILITY_OF = PerDialect(
+    lambda dialect: _AVAILABILITY.where(one_of(_a.agent, "agents", dialect=dialect)))
+_LOADS = (sa.select(_c.assignee, sa.func.count().label("open"))
+          .where(_c.assignee.is_not(None), _c.status.in_(OPEN_STATUSES))
+          .group_by(_c.assignee))
+_LOADS_OF = PerDialect(lambda dialect: _LOADS.where(one_of(_c.assignee, "agents",
+                                                          dialect=dialect)))
+
+
 async def availability_of(db: Database, agents: Collection[str] | None = None
                           ) -> dict[str, AgentStatus]:
     """Stored availability of the given agents (all agents with a row when None)."""
-    query = sa.select(_a.agent, _a.availability, _a.updated_at)
-    if agents is not None:
-        if not agents:
-            return {}
-        query = query.where(_a.agent.in_(sorted(agents)))
-    async with db.read() as conn:
-        rows = (await conn.execute(query)).all()
-    return {r.agent: AgentStatus(r.agent, r.availability, r.updated_at) for r in rows}
+    if agents is None:
+        rows = await db.fetch(_AVAILABILITY)
+    elif not agents:
+        return {}
+    else:
+        dialect = db.writer.dialect
+        rows = await db.fetch(_AVAILABILITY_OF(dialect),
+                              {"agents": values_param(sorted(agents), dialect)})
+    return {r["agent"]: AgentStatus(r["agent"], r["availability"], r["updated_at"]) for r in rows}
 
 
 async def open_loads(db: Database, agents: Collection[str] | None = None) -> dict[str, int]:
     """Open (open, pending, snoozed) conversations per assignee; agents with none are left out."""
-    query = (sa.select(_c.assignee, sa.func.count())
-             .where(_c.assignee.is_not(None), _c.status.in_(OPEN_STATUSES))
-             .group_by(_c.assignee))
-    if agents is not None:
-        if not agents:
-            return {}
-        query = query.where(_c.assignee.in_(sorted(agents)))
-    async with db.read() as conn:
-        rows = (await conn.execute(query)).all()
-    return {assignee: int(count) for assignee, count in rows}
+    if agents is None:
+        rows = await db.fetch(_LOADS)
+    elif not agents:
+        return {}
+    else:
+        dialect = db.writer.dialect
+        rows = await db.fetch(_LOADS_OF(dialect), {"agents": values_param(sorted(agents), dialect)})
+    return {r["assignee"]: int(r["open"]) for r in rows}

@@ -22,6 +22,7 @@ from omnihub.store.audit import Actor
 from omnihub.store.conversation_ops import Change, apply_change
 from omnihub.store.db import Database
 from omnihub.store.tables import agent_status, conversations, routing_rotation
+from omnihub.store.value_lists import PerDialect, one_of, values_param
 
 __all__ = ["ROUTER_ACTOR", "Waiting", "assign_from_queue", "last_agents", "queued",
            "rotation_of", "save_rotation"]
@@ -44,16 +45,24 @@ class Waiting:
     waiting_since: datetime
 
 
+# Read on routing events: statements built once (see omnihub/store/agents.py).
+_SINCE = sa.func.coalesce(_c.waiting_since, _c.created_at)
+_QUEUED = (sa.select(_c.id, _c.customer_id, _c.priority, _SINCE.label("since"))
+           .where(_c.skill_group == sa.bindparam("group"), _c.assignee.is_(None),
+                  _c.status.in_(QUEUED_STATUSES))
+           .order_by(_c.priority.desc(), _SINCE, _c.id).limit(sa.bindparam("limit")))
+_LAST_AGENTS = PerDialect(lambda dialect: sa.select(_c.customer_id, _c.assignee)
+                          .where(one_of(_c.customer_id, "customers", dialect=dialect),
+                                 _c.assignee.is_not(None))
+                          .order_by(_c.updated_at.desc(), _c.id.desc()))
+_ROTATION = PerDialect(lambda dialect: sa.select(_r.skill_group, _r.last_agent)
+                       .where(one_of(_r.skill_group, "groups", dialect=dialect)))
+
+
 async def queued(db: Database, group: str, *, limit: int = 200) -> list[Waiting]:
     """The group's unassigned open conversations in serving order."""
-    since = sa.func.coalesce(_c.waiting_since, _c.created_at)
-    query = (sa.select(_c.id, _c.customer_id, _c.priority, since.label("since"))
-             .where(_c.skill_group == group, _c.assignee.is_(None),
-                    _c.status.in_(QUEUED_STATUSES))
-             .order_by(_c.priority.desc(), since, _c.id).limit(limit))
-    async with db.read() as conn:
-        rows = (await conn.execute(query)).all()
-    return [Waiting(r.id, r.customer_id, r.priority, _aware(r.since)) for r in rows]
+    rows = await db.fetch(_QUEUED, {"group": group, "limit": limit})
+    return [Waiting(r["id"], r["customer_id"], r["priority"], _aware(r["since"])) for r in rows]
 
 
 def _aware(at: datetime) -> datetime:
@@ -67,13 +76,11 @@ async def last_agents(db: Database, customer_ids: Collection[str]) -> dict[str, 
     """For sticky groups: the agent each customer's most recent assigned conversation has."""
     if not customer_ids:
         return {}
-    query = (sa.select(_c.customer_id, _c.assignee)
-             .where(_c.customer_id.in_(sorted(customer_ids)), _c.assignee.is_not(None))
-             .order_by(_c.updated_at.desc(), _c.id.desc()))
+    dialect = db.writer.dialect
     found: dict[str, str] = {}
-    async with db.read() as conn:
-        for customer_id, assignee in (await conn.execute(query)).all():
-            found.setdefault(customer_id, assignee)
+    for row in await db.fetch(_LAST_AGENTS(dialect),
+                              {"customers": values_param(sorted(customer_ids), dialect)}):
+        found.setdefault(row["customer_id"], row["assignee"])
     return found
 
 
@@ -81,10 +88,9 @@ async def rotation_of(db: Database, groups: Collection[str]) -> dict[str, str]:
     """The round-robin pointer of each group: the agent served last."""
     if not groups:
         return {}
-    async with db.read() as conn:
-        rows = (await conn.execute(sa.select(_r.skill_group, _r.last_agent)
-                                   .where(_r.skill_group.in_(sorted(groups))))).all()
-    return {group: agent for group, agent in rows}
+    dialect = db.writer.dialect
+    rows = await db.fetch(_ROTATION(dialect), {"groups": values_param(sorted(groups), dialect)})
+    return {row["skill_group"]: row["last_agent"] for row in rows}
 
 
 async def save_rotation(db: Database, group: str, agent: str) -> None:
