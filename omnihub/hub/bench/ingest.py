@@ -148,6 +148,7 @@ class IngestBench:
             for round_ in range(self.seed_rounds):
                 say(f"  seeding {CUSTOMERS:,} customers (round {round_ + 1})")
                 result = self.drive(hub, seeds, SEED_ROUND_SECONDS, counted=False)
+                self.seeded_round()
                 if self.stored_customers() >= CUSTOMERS:
                     return
                 # the next round goes on from there (see drop_answered)
@@ -157,6 +158,9 @@ class IngestBench:
                                "not warm")
         finally:
             seeds.unlink()
+
+    def seeded_round(self) -> None:
+        """Called after each seeding round (the PostgreSQL bench refreshes statistics)."""
 
     def measure(self, server: Server, rep: int, warm: Path | None, measured: Path,
                 into: list[Run]) -> None:

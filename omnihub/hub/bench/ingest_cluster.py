@@ -143,6 +143,7 @@ class ClusterBench:
             for round_ in range(SEED_ROUNDS):
                 self.options.progress(f"  seeding {CUSTOMERS:,} customers (round {round_ + 1})")
                 result = self.drive([(hub, seeds)], SEED_ROUND_SECONDS, counted=False)
+                pg.analyze(self.store_url)  # see pg.analyze
                 if pg.count_customers(self.store_url) >= CUSTOMERS:
                     return
                 drop_answered(seeds, result.requests - 4 * self.options.connections)

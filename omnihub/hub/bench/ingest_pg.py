@@ -40,6 +40,9 @@ class PgIngestBench(IngestBench):
     def start_hub(self) -> Server:
         return targets.start_hub_on(self.workdir, self.cpu(SERVER_CPU), store_url=self.store_url)
 
+    def seeded_round(self) -> None:
+        pg.analyze(self.store_url)
+
     def stored_customers(self) -> int:
         return pg.count_customers(self.store_url)
 
