@@ -20,7 +20,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import RowMapping, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from omnihub.store.sqlite_inline import InlineSQLite, is_locked
@@ -121,6 +121,7 @@ class Database:
             self.reader = create_async_engine(self.url, pool_size=8, max_overflow=8, **common)
             _sqlite_pragmas(self.writer, begin="BEGIN IMMEDIATE")
             _sqlite_pragmas(self.reader, begin="BEGIN")
+            self.quick: AsyncEngine | None = None  # `fetch` reads on the loop's thread
             self.inline: InlineSQLite | None = InlineSQLite(
                 self.url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
             self.quick_reads: InlineReader | None = InlineReader(
@@ -132,6 +133,14 @@ class Database:
                 kwargs["pool_recycle"] = 3600
             self.writer = create_async_engine(self.url, **kwargs, **common)
             self.reader = self.writer
+            # `fetch`'s own small pool, without pre-ping: pinging doubled the round trips
+            # of a one-statement read (a history page). A connection found dead is
+            # retried once on a fresh one instead (a SELECT can safely run again).
+            # Autocommit for the whole engine: set once per connection, not per checkout.
+            self.quick = create_async_engine(
+                self.url, **{**kwargs, "pool_pre_ping": False, "pool_size": 4,
+                             "max_overflow": 8, "pool_recycle": 1800,
+                             "isolation_level": "AUTOCOMMIT"}, **common)
             self.inline = None
             self.quick_reads = None
 
@@ -180,9 +189,17 @@ class Database:
                     raise
             async with self.read() as conn:
                 return (await conn.execute(statement, parameters)).mappings().all()
-        async with self.reader.connect() as conn:
-            single = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return (await single.execute(statement, parameters)).mappings().all()
+        assert self.quick is not None
+        for attempt in (1, 2):
+            try:
+                async with self.quick.connect() as conn:
+                    return (await conn.execute(statement, parameters)).mappings().all()
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+                # The server closed this pooled connection (restart, idle timeout):
+                # SQLAlchemy has discarded it; the next checkout connects anew.
+        raise AssertionError("unreachable")
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless a trivial query answers."""
@@ -206,3 +223,5 @@ class Database:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
+        if self.quick is not None:
+            await self.quick.dispose()
