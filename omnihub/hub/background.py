@@ -11,9 +11,21 @@ from typing import Any
 __all__ = ["cancel_and_wait", "in_background"]
 
 
+# How long a cancelled task may take to unwind before it is cancelled again.
+CANCEL_AGAIN_AFTER = 1.0
+
+
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
-    """Cancel `task` and wait until it has finished unwinding."""
-    task.cancel()
+    """Cancel `task` and wait until it has finished unwinding.
+
+    A cancel can be swallowed by a library's own timeout handling (redis-py's, on Python
+    3.11): the task then runs on, and waiting for it would wait forever. That hung the
+    outbox dispatcher's stop (it went on to wait for room in its in-flight queue), so the
+    task is cancelled again every CANCEL_AGAIN_AFTER seconds until it ends.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_AGAIN_AFTER)
     with contextlib.suppress(asyncio.CancelledError):
         await task
 

@@ -6,12 +6,13 @@ conversations themselves, never kept as a counter, so it cannot drift from the t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
 
 from omnihub.normalizer.schema import OPEN_STATUSES
 from omnihub.store.audit import Actor, write_audit
@@ -84,27 +85,25 @@ _LOADS_OF = PerDialect(lambda dialect: _LOADS.where(one_of(_c.assignee, "agents"
                                                           dialect=dialect)))
 
 
+async def _of_agents(db: Database, every: sa.Select[Any], some: PerDialect[sa.Select[Any]],
+                     agents: Collection[str] | None) -> Sequence[RowMapping]:
+    """`every` for all agents (None), else `some` narrowed to the given ones."""
+    if agents is None:
+        return await db.fetch(every)
+    if not agents:
+        return []
+    dialect = db.writer.dialect
+    return await db.fetch(some(dialect), {"agents": values_param(sorted(agents), dialect)})
+
+
 async def availability_of(db: Database, agents: Collection[str] | None = None
                           ) -> dict[str, AgentStatus]:
     """Stored availability of the given agents (all agents with a row when None)."""
-    if agents is None:
-        rows = await db.fetch(_AVAILABILITY)
-    elif not agents:
-        return {}
-    else:
-        dialect = db.writer.dialect
-        rows = await db.fetch(_AVAILABILITY_OF(dialect),
-                              {"agents": values_param(sorted(agents), dialect)})
+    rows = await _of_agents(db, _AVAILABILITY, _AVAILABILITY_OF, agents)
     return {r["agent"]: AgentStatus(r["agent"], r["availability"], r["updated_at"]) for r in rows}
 
 
 async def open_loads(db: Database, agents: Collection[str] | None = None) -> dict[str, int]:
     """Open (open, pending, snoozed) conversations per assignee; agents with none are left out."""
-    if agents is None:
-        rows = await db.fetch(_LOADS)
-    elif not agents:
-        return {}
-    else:
-        dialect = db.writer.dialect
-        rows = await db.fetch(_LOADS_OF(dialect), {"agents": values_param(sorted(agents), dialect)})
+    rows = await _of_agents(db, _LOADS, _LOADS_OF, agents)
     return {r["assignee"]: int(r["open"]) for r in rows}

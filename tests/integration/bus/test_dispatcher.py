@@ -92,6 +92,18 @@ async def test_in_process_rows_stay_undispatched_until_consumers_finish(db: Data
     await bus.close()
 
 
+async def _lead_and_follow(db: Database, bus: MemoryBus, *, lease_ttl: float
+                           ) -> tuple[OutboxDispatcher, OutboxDispatcher]:
+    """Two dispatchers on one lease: "first" leads, "second" started after it."""
+    first = OutboxDispatcher(db, bus, poll_interval=0.05, lease_ttl=lease_ttl, holder="first")
+    second = OutboxDispatcher(db, bus, poll_interval=0.05, lease_ttl=lease_ttl,
+                              holder="second")
+    await first.start()
+    await asyncio.wait_for(first.leading.wait(), 5)
+    await second.start()
+    return first, second
+
+
 async def test_only_one_dispatcher_leads_and_another_takes_over(db: Database) -> None:
     bus = MemoryBus()
     seen: list[str] = []
@@ -101,12 +113,8 @@ async def test_only_one_dispatcher_leads_and_another_takes_over(db: Database) ->
 
     bus.subscribe("event", "audit", record)
     await bus.start()
-    first = OutboxDispatcher(db, bus, poll_interval=0.05, lease_ttl=3, holder="first")
-    second = OutboxDispatcher(db, bus, poll_interval=0.05, lease_ttl=3, holder="second")
+    first, second = await _lead_and_follow(db, bus, lease_ttl=3)
     try:
-        await first.start()
-        await asyncio.wait_for(first.leading.wait(), 5)
-        await second.start()
         ids = await add_outbox_events(db, 20)
         first.notify()
         await eventually(lambda: first.dispatched == 20, message="leader dispatched")
@@ -140,17 +148,13 @@ async def test_a_follower_notified_on_every_commit_does_not_hammer_the_lease(
     monkeypatch.setattr(leases, "acquire", counted)
     bus = MemoryBus()
     await bus.start()
-    leader = OutboxDispatcher(db, bus, poll_interval=0.05, lease_ttl=30, holder="leader")
-    follower = OutboxDispatcher(db, bus, poll_interval=0.05, lease_ttl=30, holder="follower")
+    leader, follower = await _lead_and_follow(db, bus, lease_ttl=30)
     try:
-        await leader.start()
-        await asyncio.wait_for(leader.leading.wait(), 5)
-        await follower.start()
-        await eventually(lambda: tries.get("follower", 0) >= 1, message="the follower tried")
+        await eventually(lambda: tries.get("second", 0) >= 1, message="the follower tried")
         for _ in range(20):
             follower.notify()
             await asyncio.sleep(0.02)
-        assert tries["follower"] == 1
+        assert tries["second"] == 1
         assert not follower.leading.is_set()
     finally:
         await follower.stop()
