@@ -121,7 +121,7 @@ class Database:
             self.reader = create_async_engine(self.url, pool_size=8, max_overflow=8, **common)
             _sqlite_pragmas(self.writer, begin="BEGIN IMMEDIATE")
             _sqlite_pragmas(self.reader, begin="BEGIN")
-            self.quick: AsyncEngine | None = None  # `fetch` reads on the loop's thread
+            self.fetch_pool: AsyncEngine | None = None  # `fetch` reads on the loop's thread
             self.inline: InlineSQLite | None = InlineSQLite(
                 self.url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
             self.quick_reads: InlineReader | None = InlineReader(
@@ -137,7 +137,7 @@ class Database:
             # of a one-statement read (a history page). A connection found dead is
             # retried once on a fresh one instead (a SELECT can safely run again).
             # Autocommit for the whole engine: set once per connection, not per checkout.
-            self.quick = create_async_engine(
+            self.fetch_pool = create_async_engine(
                 self.url, **{**kwargs, "pool_pre_ping": False, "pool_size": 4,
                              "max_overflow": 8, "pool_recycle": 1800,
                              "isolation_level": "AUTOCOMMIT"}, **common)
@@ -189,17 +189,20 @@ class Database:
                     raise
             async with self.read() as conn:
                 return (await conn.execute(statement, parameters)).mappings().all()
-        assert self.quick is not None
-        for attempt in (1, 2):
-            try:
-                async with self.quick.connect() as conn:
-                    return (await conn.execute(statement, parameters)).mappings().all()
-            except DBAPIError as exc:
-                if not exc.connection_invalidated or attempt == 2:
-                    raise
-                # The server closed this pooled connection (restart, idle timeout):
-                # SQLAlchemy has discarded it; the next checkout connects anew.
-        raise AssertionError("unreachable")
+        try:
+            return await self._fetch_on_pool(statement, parameters)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # The server had closed that pooled connection (restart, idle timeout): SQLAlchemy
+        # has discarded it, and this checkout connects anew.
+        return await self._fetch_on_pool(statement, parameters)
+
+    async def _fetch_on_pool(self, statement: Any, parameters: Mapping[str, Any] | None
+                             ) -> Sequence[RowMapping]:
+        assert self.fetch_pool is not None
+        async with self.fetch_pool.connect() as conn:
+            return (await conn.execute(statement, parameters)).mappings().all()
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless a trivial query answers."""
@@ -223,5 +226,5 @@ class Database:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
-        if self.quick is not None:
-            await self.quick.dispose()
+        if self.fetch_pool is not None:
+            await self.fetch_pool.dispose()

@@ -113,7 +113,7 @@ async def test_history_is_one_indexed_query_without_a_sort(store, db, inbound):
         raw = db.quick_reads.engine.raw_connection().dbapi_connection
         raw.set_trace_callback(lambda sql: statements.append((sql, ())))  # values inlined
     else:
-        event.listen(db.quick.sync_engine, "before_cursor_execute", capture)  # fetch's pool
+        event.listen(db.fetch_pool.sync_engine, "before_cursor_execute", capture)  # fetch's pool
     try:
         page = await store.customer_history(mine[0].customer_id, limit=20)
         await store.customer_history(mine[0].customer_id, limit=20, cursor=page.next_cursor)
@@ -121,7 +121,7 @@ async def test_history_is_one_indexed_query_without_a_sort(store, db, inbound):
         if db.quick_reads is not None:
             raw.set_trace_callback(None)
         else:
-            event.remove(db.quick.sync_engine, "before_cursor_execute", capture)
+            event.remove(db.fetch_pool.sync_engine, "before_cursor_execute", capture)
 
     queries = [s for s in statements if "messages" in s[0]]
     assert len(queries) == 2  # one query per page
