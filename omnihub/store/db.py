@@ -23,6 +23,7 @@ from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from omnihub.store.pg_reads import AsyncpgReads
 from omnihub.store.sqlite_inline import InlineSQLite, is_locked
 from omnihub.store.sqlite_reads import InlineReader
 
@@ -122,6 +123,8 @@ class Database:
             _sqlite_pragmas(self.writer, begin="BEGIN IMMEDIATE")
             _sqlite_pragmas(self.reader, begin="BEGIN")
             self.fetch_pool: AsyncEngine | None = None  # `fetch` reads on the loop's thread
+            self.pg_reads: AsyncpgReads | None = None
+            self.batch_pool: AsyncEngine | None = None  # the ingest writer runs inline
             self.inline: InlineSQLite | None = InlineSQLite(
                 self.url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
             self.quick_reads: InlineReader | None = InlineReader(
@@ -141,8 +144,16 @@ class Database:
                 self.url, **{**kwargs, "pool_pre_ping": False, "pool_size": 4,
                              "max_overflow": 8, "pool_recycle": 1800,
                              "isolation_level": "AUTOCOMMIT"}, **common)
+            # The ingest writer's own pool, also without pre-ping: the ping was one more
+            # round trip in every batch's chain of them, and the writer waits on each.
+            # A batch that finds its connection dead is run again on a fresh one
+            # (IngestWriter; the batch is idempotent).
+            self.batch_pool = create_async_engine(
+                self.url, **{**kwargs, "pool_pre_ping": False, "pool_size": 2,
+                             "max_overflow": 2, "pool_recycle": 1800}, **common)
             self.inline = None
             self.quick_reads = None
+            self.pg_reads = AsyncpgReads(self.fetch_pool) if self.dialect == "postgresql" else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -158,9 +169,12 @@ class Database:
     async def batch_write(self) -> AsyncIterator[AsyncConnection]:
         """The ingest writer's transaction. On SQLite it runs on the event loop's thread
         and commits beside it (omnihub/store/sqlite_inline.py explains why); elsewhere it
-        is `write()`."""
+        is a transaction on the writer's own pool, whose connections are not pinged: a
+        dead one raises with `connection_invalidated` set, and the caller runs the batch
+        again."""
         if self.inline is None:
-            async with self.write() as conn:
+            assert self.batch_pool is not None
+            async with self.batch_pool.begin() as conn:
                 yield conn
             return
         async with self.inline.transaction() as inline:
@@ -180,7 +194,8 @@ class Database:
         On SQLite it runs on the loop's thread (omnihub/store/sqlite_reads.py), falling
         back to the reader pool when SQLite is busy. On the servers it runs in autocommit:
         one statement is its own transaction, so the BEGIN and ROLLBACK round trips of
-        `read()` would add nothing but latency."""
+        `read()` would add nothing but latency; on PostgreSQL, from a plan straight on
+        asyncpg (omnihub/store/pg_reads.py)."""
         if self.quick_reads is not None:
             try:
                 return await self.quick_reads.fetch(statement, parameters)
@@ -201,6 +216,10 @@ class Database:
     async def _fetch_on_pool(self, statement: Any, parameters: Mapping[str, Any] | None
                              ) -> Sequence[RowMapping]:
         assert self.fetch_pool is not None
+        if self.pg_reads is not None:
+            rows = await self.pg_reads.fetch(statement, parameters)
+            if rows is not None:
+                return rows
         async with self.fetch_pool.connect() as conn:
             return (await conn.execute(statement, parameters)).mappings().all()
 
@@ -226,5 +245,6 @@ class Database:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
-        if self.fetch_pool is not None:
-            await self.fetch_pool.dispose()
+        for pool in (self.fetch_pool, self.batch_pool):
+            if pool is not None:
+                await pool.dispose()

@@ -29,8 +29,10 @@ Idempotency: (channel_id, external_id) is unique. A message already stored, or s
 earlier in the same batch, comes back as `duplicate=True` with the FIRST stored message;
 nothing is written and no event is emitted for it. When another process wins a race on
 a unique key (PostgreSQL, MySQL), the batch is rolled back and re-run, and the re-run
-sees the winner's rows. A batch that fails for any other reason is retried item by item,
-so one poison message fails alone and the others are stored.
+sees the winner's rows; so is a batch whose pooled connection the server had closed
+(the writer's pool does not ping: omnihub/store/db.py). A batch that fails for any
+other reason is retried item by item, so one poison message fails alone and the others
+are stored.
 
 After a commit the writer hands the outbox rows it wrote to `on_events` (the
 dispatcher's fast path, which then needs no read-back). The dispatcher in turn marks
@@ -318,10 +320,13 @@ class IngestWriter:
                         await outbox.clear_pending(conn, dispatched)
                 break
             except DBAPIError as exc:
-                if attempt >= self.max_retries or not lost_a_race(exc):
+                if attempt >= self.max_retries or not (lost_a_race(exc)
+                                                        or exc.connection_invalidated):
                     raise
                 attempt += 1
-                log.info("ingest batch lost a race (%s); re-running", type(exc).__name__)
+                log.info("ingest batch %s (%s); re-running",
+                         "found its connection closed" if exc.connection_invalidated
+                         else "lost a race", type(exc).__name__)
         self.batches += 1
         self._maybe_checkpoint()
         if events:

@@ -41,7 +41,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from omnihub.store.sqlite_plans import Plan, plan_for
+from omnihub.store.plans import PlanCache
 
 __all__ = ["InlineConnection", "InlineSQLite", "is_locked", "one_connection_engine"]
 
@@ -52,7 +52,6 @@ WAL_SIZE_LIMIT = 256 * 1024 * 1024
 # WAL frames (pages) after which `checkpoint` restarts the WAL: 128 MiB of 4 KiB pages,
 # every two or three seconds at full load.
 RESTART_FRAMES = 32_768
-MAX_PLANS = 64  # statements the ingest path runs from compiled plans (it has a dozen)
 LOCK_WAIT = 10.0  # seconds to wait for the write lock, as the other connections' busy_timeout
 # Short pauses: the other writers hold the lock for milliseconds, and each pause is
 # latency added to every message of the batch waiting for it.
@@ -78,7 +77,7 @@ class InlineConnection:
 
     __slots__ = ("_plans", "_sync")
 
-    def __init__(self, sync: Connection, plans: dict[int, tuple[Any, Plan | None]]) -> None:
+    def __init__(self, sync: Connection, plans: PlanCache) -> None:
         self._sync = sync
         self._plans = plans
 
@@ -88,18 +87,12 @@ class InlineConnection:
 
     async def execute(self, statement: Any, parameters: Any = None, **kw: Any) -> Any:
         """A Core statement; the ingest path's own run from compiled plans
-        (omnihub/store/sqlite_plans.py), anything else through SQLAlchemy."""
-        if not kw:
-            key = (id(statement) << 1) | isinstance(parameters, Mapping | None)
-            known = self._plans.get(key)
-            if known is None and len(self._plans) < MAX_PLANS:
-                # Kept with its statement, so that the id can't be reused by another.
-                known = self._plans[key] = (statement,
-                                            plan_for(statement, parameters, self.dialect))
-            if known is not None and known[1] is not None:
-                dbapi = self._sync.connection.dbapi_connection
-                assert dbapi is not None
-                return known[1].run(dbapi, parameters)
+        (omnihub/store/plans.py), anything else through SQLAlchemy."""
+        plan = None if kw else self._plans.plan(statement, parameters, self.dialect)
+        if plan is not None:
+            dbapi = self._sync.connection.dbapi_connection
+            assert dbapi is not None
+            return plan.run(dbapi, parameters)
         return self._sync.execute(statement, parameters, **kw)
 
     async def exec_driver_sql(self, statement: str, parameters: Any = None) -> list[Any]:
@@ -153,7 +146,7 @@ class InlineSQLite:
                                             json_deserializer=json_deserializer)
         self._conn: Connection | None = None
         self._one_at_a_time = asyncio.Lock()
-        self._plans: dict[int, tuple[Any, Plan | None]] = {}
+        self._plans = PlanCache()
         self._database = url.database or ""
         self._checkpointer: sqlite3.Connection | None = None
         self.restarts = 0  # WAL restarts `checkpoint` has made way for, for tests

@@ -5,7 +5,7 @@ aiosqlite's thread before SQLite starts: a bare `SELECT 1` that way took 0.63 ms
 median and 1.7 ms at p99 here, more than the page's own query. In WAL mode a reader never
 waits for a writer, so a single indexed SELECT (a fraction of a millisecond) can run on
 the loop's own thread, as the ingest writer's transaction does (sqlite_inline.py), from
-a plan compiled once (sqlite_plans.py). It is one statement, so it is its own read
+a plan compiled once (plans.py). It is one statement, so it is its own read
 transaction: a consistent snapshot without BEGIN and COMMIT.
 
 A reader can still meet SQLITE_BUSY in rare moments (a connection recovering the WAL);
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from omnihub.store.sqlite_inline import InlineConnection, one_connection_engine
-from omnihub.store.sqlite_plans import Plan
+from omnihub.store.plans import PlanCache
 
 __all__ = ["InlineReader"]
 
@@ -37,7 +37,7 @@ class InlineReader:
         self.engine = one_connection_engine(url, _configure, json_serializer=json_serializer,
                                             json_deserializer=json_deserializer)
         self._conn: Connection | None = None
-        self._plans: dict[int, tuple[Any, Plan | None]] = {}
+        self._plans = PlanCache()
 
     async def fetch(self, statement: Any, parameters: Mapping[str, Any] | None = None
                     ) -> Sequence[RowMapping]:

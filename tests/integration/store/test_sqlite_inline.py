@@ -123,7 +123,7 @@ async def test_a_driver_error_on_the_inline_connection_is_sqlalchemys(sqlite_db)
 
 
 async def test_planned_statements_return_what_sqlalchemy_returns(sqlite_db, cipher, inbound):
-    """The ingest path's SELECTs run from compiled plans (omnihub/store/sqlite_plans.py):
+    """The ingest path's SELECTs run from compiled plans (omnihub/store/plans.py):
     the same rows, converted by the same column types (aware datetimes, parsed JSON,
     booleans), as SQLAlchemy's own execution of the statement."""
     from omnihub.store.ingest_batch import _SELECT_OPEN, _SELECT_STORED
@@ -152,7 +152,7 @@ async def test_planned_statements_return_what_sqlalchemy_returns(sqlite_db, ciph
         row = (await conn.execute(*cases[0])).one()
         assert row.created_at.tzinfo is not None and row.parts[0]["text"] == "hello"
         assert row.id == stored.message.id
-    planned_statements = {id(s) for s, plan in sqlite_db.inline._plans.values() if plan}
+    planned_statements = {id(s) for s in sqlite_db.inline._plans.planned()}
     assert id(cases[0][0]) in planned_statements  # run from its plan, not by SQLAlchemy
 
 

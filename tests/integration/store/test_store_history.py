@@ -109,9 +109,20 @@ async def test_history_is_one_indexed_query_without_a_sort(store, db, inbound):
     def capture(conn, cursor, statement, parameters, context, executemany):  # noqa: ARG001
         statements.append((statement, parameters))
 
+    logged: set[int] = set()
+
+    def log_asyncpg(dbapi_connection, _record, _proxy):  # noqa: ANN001
+        driver = dbapi_connection.driver_connection
+        if id(driver) not in logged:  # once per pooled connection, however often checked out
+            logged.add(id(driver))
+            driver.add_query_logger(
+                lambda query: statements.append((query.query, tuple(query.args))))
+
     if db.quick_reads is not None:  # SQLite: on the loop's thread, straight on sqlite3
         raw = db.quick_reads.engine.raw_connection().dbapi_connection
         raw.set_trace_callback(lambda sql: statements.append((sql, ())))  # values inlined
+    elif db.pg_reads is not None:  # PostgreSQL: straight on asyncpg (store/pg_reads.py)
+        event.listen(db.fetch_pool.sync_engine, "checkout", log_asyncpg)
     else:
         event.listen(db.fetch_pool.sync_engine, "before_cursor_execute", capture)  # fetch's pool
     try:
@@ -120,6 +131,8 @@ async def test_history_is_one_indexed_query_without_a_sort(store, db, inbound):
     finally:
         if db.quick_reads is not None:
             raw.set_trace_callback(None)
+        elif db.pg_reads is not None:
+            event.remove(db.fetch_pool.sync_engine, "checkout", log_asyncpg)
         else:
             event.remove(db.fetch_pool.sync_engine, "before_cursor_execute", capture)
 
