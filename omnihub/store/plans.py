@@ -47,7 +47,8 @@ class Written:
 class Plan:
     """One statement, compiled for one dialect and driver."""
 
-    __slots__ = ("_binds", "_compiled", "_converters", "_keys", "_metadata", "_order", "sql")
+    __slots__ = ("_binds", "_compiled", "_converters", "_keys", "_metadata", "_order",
+                 "_repeated", "sql")
 
     def __init__(self, compiled: SQLCompiler, dialect: Dialect, *, select: bool) -> None:
         self._compiled = compiled
@@ -55,6 +56,9 @@ class Plan:
         self._order = tuple(compiled.positiontup or ())
         processors = compiled._bind_processors
         self._binds: tuple[Process, ...] = tuple(processors.get(name) for name in self._order)
+        # A parameter used at several places (the `now` of a touch UPDATE, three times) is
+        # converted once: a datetime's conversion costs more than the lookups around it.
+        self._repeated = len(set(self._order)) < len(self._order)
         columns = compiled._result_columns if select else []
         self._keys = [column[0] for column in columns]
         # Built once: its constructor costs more than a small SELECT, and every result
@@ -71,6 +75,12 @@ class Plan:
     def arguments(self, parameters: Mapping[str, Any] | None) -> list[Any]:
         """The driver's positional arguments for `parameters`, converted for the columns."""
         values = self._compiled.construct_params(parameters or {})
+        if self._repeated:
+            converted: dict[str, Any] = {}
+            for name, process in zip(self._order, self._binds, strict=True):
+                if name not in converted:
+                    converted[name] = values[name] if process is None else process(values[name])
+            return [converted[name] for name in self._order]
         return [value if process is None else process(value)
                 for process, value in zip(self._binds, (values[n] for n in self._order),
                                           strict=True)]
