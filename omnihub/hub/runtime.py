@@ -133,7 +133,10 @@ async def open_hub(settings: HubSettings, *, freeze_gc: bool = False) -> AsyncIt
         store.csat_window = timedelta(days=settings.inbox.csat.answer_window_days)
         await store.start()
         stack.push_async_callback(bounded(store.close, "store writer"))
-        http = aiohttp.ClientSession()
+        # Every outbound call (webhooks, provider APIs, alerts) shares this session. It
+        # keeps no cookies: what one receiver's answer sets must not be replayed to it,
+        # or to another endpoint on its host, with the next delivery.
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         stack.push_async_callback(http.close)
         assigner = Assigner(store, routing,
                             on_assigned=lambda group: metrics.assignments.labels(group).inc())

@@ -43,6 +43,7 @@ log = logging.getLogger("omnihub.webhooks_out")
 
 EVENT_ID_HEADER = "Omnihub-Event-Id"
 TIMEOUT_SECONDS = 10.0
+_TIMEOUT = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
 #: conversations whose events go to one endpoint at once (each conversation stays in order)
 LANES = 16
 _MAX_ERROR_BODY = 200
@@ -101,7 +102,7 @@ class WebhookSender:
         started = time.perf_counter()
         try:
             async with self.http.post(self.subscription.url, data=body, headers=headers,
-                                      timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
+                                      timeout=_TIMEOUT,
                                       allow_redirects=False) as response:
                 self._observe(started, None if response.status < 300 else str(response.status))
                 if 200 <= response.status < 300:

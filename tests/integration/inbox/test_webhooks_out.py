@@ -92,3 +92,37 @@ async def test_down_receiver_gets_everything_in_order_once_back(make_hub, make_s
         assert got == want
     async with hub.hub.db.read() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(jobs)) == 0
+
+
+async def test_a_cookie_a_receiver_sets_is_not_sent_back(make_hub, make_store_url) -> None:  # type: ignore[no-untyped-def]
+    """The hub's outbound HTTP keeps no cookies: what one answer sets must not ride along on
+    the next delivery (nor on calls to other endpoints on that host)."""
+    cookies: list[str | None] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        await request.read()
+        cookies.append(request.headers.get("Cookie"))
+        response = web.json_response({"ok": True})
+        response.set_cookie("session", "receiver-state")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    server = TestServer(app, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    try:
+        hub = await make_hub(await make_store_url("sqlite"), extra={"inbox": {"webhooks": [
+            # a host name: aiohttp's default jar ignores cookies from bare IP addresses
+            {"url": f"http://localhost:{server.port}/hook", "secret": HOOK_SECRET,
+             "events": ["message.received"]}]}})
+        for n in range(3):  # one conversation: delivered one after another
+            resp = await hub.post_message(api_post(f"m-{n}", customer="c-1", text=f"t{n}"))
+            assert resp.status == 200
+        for _ in range(1500):
+            if len(cookies) >= 3:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await server.close()
+    assert len(cookies) == 3
+    assert cookies == [None, None, None]
