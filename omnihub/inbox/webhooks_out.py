@@ -72,6 +72,14 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
         return None
 
 
+def _excerpt(head: bytes, charset: str | None) -> str:
+    """The start of an error body as text; a charset Python does not know reads as UTF-8."""
+    try:
+        return head.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        return head.decode("utf-8", errors="replace")
+
+
 class WebhookSender:
     """The handler of one endpoint's consumer: send an event if it matches, or skip it."""
 
@@ -109,7 +117,9 @@ class WebhookSender:
                     log.debug("event %s %s delivered to %s", envelope.type, envelope.id,
                               self.endpoint)
                     return
-                text = (await response.text(errors="replace"))[:_MAX_ERROR_BODY]
+                # The first bytes say what went wrong; a receiver's error page can be
+                # huge, or never end, and the rest of it is dropped with the connection.
+                text = _excerpt(await response.content.read(_MAX_ERROR_BODY), response.charset)
                 raise TemporarySendError(
                     f"{self.subscription.url} answered {response.status}: {text}",
                     retry_after=_retry_after(response))

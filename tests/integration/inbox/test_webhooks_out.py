@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from omnihub.hub import signing
-from omnihub.inbox.webhooks_out import matches
+from omnihub.inbox.webhooks_out import _excerpt, matches
 from omnihub.store.tables import jobs, outbox
 
 from .conftest import api_post
@@ -34,6 +34,12 @@ def test_event_patterns() -> None:
     assert not matches(["message.*"], "conversation.created")
     assert matches(["conversation.closed"], "conversation.closed")
     assert not matches(["conversation.closed"], "conversation.closed.x")
+
+
+def test_an_error_excerpt_survives_any_charset() -> None:
+    assert _excerpt("Überlastet".encode("latin-1"), "latin-1") == "Überlastet"
+    assert _excerpt(b"busy \xff", "no-such-charset") == "busy \ufffd"
+    assert _excerpt(b"busy", None) == "busy"
 
 
 async def test_down_receiver_gets_everything_in_order_once_back(make_hub, make_store_url) -> None:  # type: ignore[no-untyped-def]
@@ -126,3 +132,43 @@ async def test_a_cookie_a_receiver_sets_is_not_sent_back(make_hub, make_store_ur
         await server.close()
     assert len(cookies) == 3
     assert cookies == [None, None, None]
+
+
+async def test_an_error_answer_is_read_only_as_far_as_the_error_needs(make_hub, make_store_url) -> None:  # type: ignore[no-untyped-def]
+    """A receiver answering 500 with an endless (or huge) body: the hub reads the first bytes
+    for the error, not the whole body, so the failure is recorded at once as the 500 it is
+    instead of a timeout (and a huge body never sits in memory)."""
+    started = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(status=500)
+        await response.prepare(request)
+        started.set()
+        while True:  # until the hub hangs up
+            await response.write(b"x" * 65536)
+            await asyncio.sleep(0.001)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    server = TestServer(app, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    try:
+        hub = await make_hub(await make_store_url("sqlite"), extra={"inbox": {
+            "webhooks": [{"url": str(server.make_url("/hook")), "secret": HOOK_SECRET,
+                          "events": ["message.received"]}],
+            "webhook_retry": {"backoff_base_seconds": 30, "backoff_max_seconds": 60,
+                              "poll_seconds": 0.05}}})
+        assert (await hub.post_message(api_post("m-1", customer="c-1", text="t"))).status == 200
+        await asyncio.wait_for(started.wait(), 10)
+        error = None
+        for _ in range(150):  # 3 s: well inside the sender's 10 s timeout
+            async with hub.hub.db.read() as conn:
+                error = await conn.scalar(sa.select(jobs.c.last_error))
+            if error:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await server.close()
+    assert error is not None and "answered 500" in error, error
+    assert len(error) < 400
