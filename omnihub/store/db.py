@@ -140,17 +140,16 @@ class Database:
             # of a one-statement read (a history page). A connection found dead is
             # retried once on a fresh one instead (a SELECT can safely run again).
             # Autocommit for the whole engine: set once per connection, not per checkout.
+            unpinged = {**kwargs, "pool_pre_ping": False, "pool_recycle": 1800}
             self.fetch_pool = create_async_engine(
-                self.url, **{**kwargs, "pool_pre_ping": False, "pool_size": 4,
-                             "max_overflow": 8, "pool_recycle": 1800,
+                self.url, **{**unpinged, "pool_size": 4, "max_overflow": 8,
                              "isolation_level": "AUTOCOMMIT"}, **common)
             # The ingest writer's own pool, also without pre-ping: the ping was one more
             # round trip in every batch's chain of them, and the writer waits on each.
             # A batch that finds its connection dead is run again on a fresh one
             # (IngestWriter; the batch is idempotent).
             self.batch_pool = create_async_engine(
-                self.url, **{**kwargs, "pool_pre_ping": False, "pool_size": 2,
-                             "max_overflow": 2, "pool_recycle": 1800}, **common)
+                self.url, **{**unpinged, "pool_size": 2, "max_overflow": 2}, **common)
             self.inline = None
             self.quick_reads = None
             self.pg_reads = AsyncpgReads(self.fetch_pool) if self.dialect == "postgresql" else None

@@ -172,3 +172,41 @@ async def test_an_error_answer_is_read_only_as_far_as_the_error_needs(make_hub, 
         await server.close()
     assert error is not None and "answered 500" in error, error
     assert len(error) < 400
+
+
+async def test_a_redirect_is_a_failed_delivery_not_followed(make_hub, make_store_url) -> None:  # type: ignore[no-untyped-def]
+    """A 3xx answer is not followed (the signed event would go to wherever it points): the
+    delivery fails with the status and is retried against the configured URL."""
+    moved_to: list[str] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        await request.read()
+        raise web.HTTPFound("/elsewhere")
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        moved_to.append(request.path)
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    app.router.add_route("*", "/elsewhere", elsewhere)
+    server = TestServer(app, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    try:
+        hub = await make_hub(await make_store_url("sqlite"), extra={"inbox": {
+            "webhooks": [{"url": str(server.make_url("/hook")), "secret": HOOK_SECRET,
+                          "events": ["message.received"]}],
+            "webhook_retry": {"backoff_base_seconds": 30, "backoff_max_seconds": 60,
+                              "poll_seconds": 0.05}}})
+        assert (await hub.post_message(api_post("m-1", customer="c-1", text="t"))).status == 200
+        error = None
+        for _ in range(500):
+            async with hub.hub.db.read() as conn:
+                error = await conn.scalar(sa.select(jobs.c.last_error))
+            if error:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await server.close()
+    assert error is not None and "answered 302" in error, error
+    assert moved_to == []
